@@ -1,0 +1,257 @@
+"""The data layer's plumbing: connecting, the embedded server, indexes, ids and times.
+
+The rules every collection follows (DESIGN §1): string ``_id``s from ``new_id()``, money as
+integer paise, timezone-aware UTC datetimes, no multi-document transactions (unique indexes and
+single-document atomic updates instead), every document leaving through its module's
+serializer, and all indexes declared here, in ``INDEXES``.
+"""
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pymongo
+from bson import ObjectId
+from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel
+from pymongo.errors import PyMongoError
+
+log = logging.getLogger("lms.db")
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached or started; the message says which and why."""
+
+
+def new_id():
+    return str(ObjectId())
+
+
+def now():
+    """The current UTC time at the millisecond precision MongoDB stores, so values round-trip."""
+    t = datetime.now(timezone.utc)
+    return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
+def iso(value):
+    """ISO-8601 UTC with a ``Z``: the one time format of the API."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _ttl(field, seconds=0):
+    return IndexModel([(field, ASC)], expireAfterSeconds=seconds)
+
+
+# Every index of every collection. TTL indexes only tidy up: code checks expiresAt itself.
+INDEXES = {
+    "users": [IndexModel([("email", ASC)], unique=True),
+              IndexModel([("role", ASC), ("createdAt", DESC), ("_id", DESC)])],
+    "sessions": [IndexModel([("tokenHash", ASC)], unique=True),
+                 IndexModel([("familyId", ASC)]), IndexModel([("userId", ASC)]),
+                 _ttl("expiresAt")],
+    "passwordResets": [IndexModel([("tokenHash", ASC)], unique=True),
+                       IndexModel([("userId", ASC)]), _ttl("expiresAt")],
+    "rateLimits": [_ttl("expiresAt")],
+    "courses": [IndexModel([("slug", ASC)], unique=True),
+                IndexModel([("status", ASC), ("createdAt", DESC), ("_id", DESC)]),
+                IndexModel([("tags", ASC)])],
+    "enrollments": [IndexModel([("userId", ASC), ("courseId", ASC)], unique=True),
+                    IndexModel([("courseId", ASC), ("status", ASC)]),
+                    IndexModel([("enrolledAt", DESC), ("_id", DESC)]),
+                    IndexModel([("status", ASC), ("enrolledAt", DESC)])],
+    "progress": [IndexModel([("userId", ASC), ("courseId", ASC), ("lessonId", ASC)], unique=True)],
+    "submissions": [IndexModel([("userId", ASC), ("courseId", ASC), ("createdAt", DESC)]),
+                    IndexModel([("status", ASC), ("createdAt", DESC)])],
+    "certificates": [IndexModel([("certId", ASC)], unique=True),
+                     IndexModel([("userId", ASC), ("courseId", ASC)], unique=True),
+                     IndexModel([("status", ASC), ("nextAttemptAt", ASC)]),
+                     IndexModel([("status", ASC), ("leaseUntil", ASC)])],
+    "payments": [IndexModel([("orderId", ASC)], unique=True,
+                            partialFilterExpression={"orderId": {"$type": "string"}}),
+                 IndexModel([("userId", ASC), ("courseId", ASC)]),
+                 IndexModel([("status", ASC), ("createdAt", ASC)])],
+    "webhookEvents": [_ttl("receivedAt", 90 * 86400)],
+    "auditLogs": [IndexModel([("timestamp", DESC), ("_id", DESC)]),
+                  IndexModel([("action", ASC), ("timestamp", DESC)]),
+                  IndexModel([("actorId", ASC), ("timestamp", DESC)]),
+                  IndexModel([("targetType", ASC), ("targetId", ASC), ("timestamp", DESC)])],
+    "notifications": [IndexModel([("userId", ASC), ("createdAt", DESC), ("_id", DESC)])],
+    "workers": [_ttl("heartbeatAt", 86400)],
+}
+
+
+def ensure_indexes(db):
+    """Create every index in ``INDEXES``; creating an existing index is a no-op."""
+    for name, models in INDEXES.items():
+        db[name].create_indexes(models)
+
+
+def connect(uri, wait=30.0):
+    """A client for ``uri`` once the server answers a ping; retries for ``wait`` seconds.
+
+    Every operation is bounded (``timeoutMS``) and server selection gives up after two
+    seconds, so a request that needs a database which is gone fails fast with 503 instead of
+    hanging; pymongo reconnects by itself when the server returns.
+    """
+    client = pymongo.MongoClient(uri, tz_aware=True, appname="lms", timeoutMS=10000,
+                                 serverSelectionTimeoutMS=2000, connectTimeoutMS=2000)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            client.admin.command("ping")
+            return client
+        except PyMongoError as exc:
+            if time.monotonic() >= deadline:
+                client.close()
+                raise DatabaseUnavailable(
+                    f"MongoDB at {_host_of(uri)} did not answer within {wait:g}s ({type(exc).__name__}); "
+                    "check MONGODB_URI or raise LMS_DB_WAIT") from None
+            time.sleep(0.5)
+
+
+def _host_of(uri):
+    # Never echo credentials: keep only what follows the '@'.
+    rest = uri.split("://", 1)[-1]
+    return rest.rsplit("@", 1)[-1].split("/", 1)[0].split("?", 1)[0]
+
+
+def ping_ms(db, timeout=2.0):
+    """Round-trip time of a ping in milliseconds; raises PyMongoError within ``timeout``."""
+    started = time.perf_counter()
+    with pymongo.timeout(timeout):
+        db.command("ping")
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+class EmbeddedServer:
+    """The development database: SecantusDB's ``secantusd-py`` as a child process.
+
+    It listens on a free loopback port and keeps its WiredTiger files in ``DATA_DIR/db``.
+    WiredTiger locks that directory, so a second process on the same data dir (``./run.sh
+    worker`` beside ``./run.sh``) finds the running server through ``DATA_DIR/db.json`` and
+    connects to it instead of starting another. The server is GPL-2.0 software; it stays a
+    separate process and is never imported.
+
+    The owner stops it with SIGTERM (WiredTiger's clean shutdown) on every exit path; should
+    the owner die without running its clean-up, the kernel sends the server SIGTERM
+    (``PR_SET_PDEATHSIG``), so no server is ever orphaned.
+    """
+
+    def __init__(self, data_dir):
+        self.data_dir = Path(data_dir)
+        self.storage = self.data_dir / "db"
+        self.state_file = self.data_dir / "db.json"
+        self.process = None
+        self.uri = None
+
+    @property
+    def owned(self):
+        return self.process is not None
+
+    def start(self, timeout=30.0):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.data_dir / "db.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one process decides at a time
+            running = self._running_server()
+            if running:
+                self.uri = running
+                log.info("embedded database: joining the server already running on this data dir")
+                return self.uri
+            return self._spawn(timeout)
+
+    def _running_server(self):
+        try:
+            state = json.loads(self.state_file.read_text())
+            os.kill(state["pid"], 0)
+        except (FileNotFoundError, ValueError, KeyError, ProcessLookupError, PermissionError):
+            return None
+        uri = _uri(state["port"])
+        return uri if _answers(uri, 2.0) else None
+
+    def _spawn(self, timeout):
+        executable = _secantusd()
+        port = free_port()
+        with open(self.data_dir / "db.log", "ab") as out:
+            self.process = subprocess.Popen(
+                [executable, "--host", "127.0.0.1", "--port", str(port),
+                 "--storage-path", str(self.storage), "--log-level", "WARNING"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches the app, which then stops the server cleanly
+                preexec_fn=_die_with_parent)
+        uri = _uri(port)
+        deadline = time.monotonic() + timeout
+        while not _answers(uri, 0.5):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise DatabaseUnavailable(
+                    f"the embedded database did not start (see {self.data_dir / 'db.log'})")
+            time.sleep(0.1)
+        self.state_file.write_text(json.dumps({"pid": self.process.pid, "port": port}))
+        self.uri = uri
+        log.info("embedded database: started on 127.0.0.1:%s (pid %s)", port, self.process.pid)
+        return uri
+
+    def stop(self, timeout=15.0):
+        if not self.process:
+            return
+        process, self.process = self.process, None
+        with contextlib.suppress(FileNotFoundError):
+            if json.loads(self.state_file.read_text() or "{}").get("pid") == process.pid:
+                self.state_file.unlink()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.error("embedded database did not stop within %ss; killing it", timeout)
+                process.kill()
+                process.wait()
+
+
+def _uri(port):
+    return f"mongodb://127.0.0.1:{port}/lms?directConnection=true"
+
+
+def _answers(uri, timeout):
+    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=int(timeout * 1000),
+                                 connectTimeoutMS=int(timeout * 1000))
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def _secantusd():
+    beside_python = Path(sys.executable).parent / "secantusd-py"
+    found = str(beside_python) if beside_python.exists() else shutil.which("secantusd-py")
+    if not found:
+        raise DatabaseUnavailable(
+            "secantusd-py (the embedded database) is not installed: run ./run.sh, "
+            "or set MONGODB_URI to use a MongoDB server")
+    return found
+
+
+def _die_with_parent():
+    with contextlib.suppress(Exception):
+        import ctypes
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

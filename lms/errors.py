@@ -1,0 +1,99 @@
+"""The one error family.
+
+Domain code raises these; ``lms.web`` turns any of them into the JSON envelope
+``{"ok": false, "error": {"code", "message", "fields"?}}`` with ``status``. Anything that is
+not an ``LMSError`` is a bug or an outage: it is logged with the request id and the client
+gets a bare 500 (or 503 when the database is unreachable), never a traceback.
+
+    LMSError
+    ├── BadRequest            400 bad_request
+    │   └── ValidationError   400 validation_error (per-field messages)
+    ├── Unauthenticated       401 unauthenticated
+    ├── Forbidden             403 forbidden
+    ├── NotFound              404 not_found
+    ├── MethodNotAllowed      405 method_not_allowed
+    ├── Conflict              409 conflict
+    ├── PayloadTooLarge       413 payload_too_large
+    ├── UnsupportedMediaType  415 unsupported_media_type
+    ├── RateLimited           429 rate_limited (Retry-After)
+    ├── BadGateway            502 (an upstream service failed)
+    └── ServiceUnavailable    503 (a dependency is down or not configured)
+
+This module imports nothing from the project, so every layer can use it.
+"""
+
+
+class LMSError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message, *, code=None, fields=None, headers=None, extra=None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.fields = fields
+        self.headers = headers or {}
+        self.extra = extra or {}  # more top-level members of the error body
+
+    def body(self):
+        error = {"code": self.code, "message": self.message}
+        if self.fields:
+            error["fields"] = self.fields
+        return {"ok": False, "error": error, **self.extra}
+
+
+class BadRequest(LMSError):
+    status, code = 400, "bad_request"
+
+
+class ValidationError(BadRequest):
+    code = "validation_error"
+
+    def __init__(self, fields, message="Some fields are invalid", **kwargs):
+        super().__init__(message, fields=fields, **kwargs)
+
+
+class Unauthenticated(LMSError):
+    status, code = 401, "unauthenticated"
+
+
+class Forbidden(LMSError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(LMSError):
+    status, code = 404, "not_found"
+
+
+class MethodNotAllowed(LMSError):
+    status, code = 405, "method_not_allowed"
+
+
+class Conflict(LMSError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(LMSError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(LMSError):
+    status, code = 415, "unsupported_media_type"
+
+
+class RateLimited(LMSError):
+    status, code = 429, "rate_limited"
+
+    def __init__(self, retry_after, message="Too many requests; try again later"):
+        seconds = max(1, int(retry_after + 0.999))
+        super().__init__(message, headers={"Retry-After": str(seconds)})
+        self.retry_after = seconds
+
+
+class BadGateway(LMSError):
+    status, code = 502, "bad_gateway"
+
+
+class ServiceUnavailable(LMSError):
+    status, code = 503, "service_unavailable"

@@ -1,0 +1,81 @@
+"""Running the real service as a child process, the way ./run.sh does."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from lms.db import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+class Service:
+    """``python lms.py VERB`` with its own environment; ``url`` is where it listens."""
+
+    def __init__(self, data_dir, *argv, **env):
+        self.port = int(env.pop("PORT", 0)) or free_port()
+        self.env = {**os.environ, "LMS_DATA_DIR": str(data_dir), "PORT": str(self.port),
+                    "LMS_BCRYPT_ROUNDS": "4", "PYTHONUNBUFFERED": "1", **env}
+        for name in ("MONGODB_URI",):
+            if name not in env:
+                self.env.pop(name, None)
+        self.argv = list(argv) or ["serve"]
+        self.data_dir = Path(data_dir)
+        self.process = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "lms.py"), *self.argv], cwd=ROOT,
+                                        env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True)
+        return self
+
+    def wait_healthy(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"service exited {self.process.returncode}: {self.process.stderr.read()}")
+            try:
+                with urllib.request.urlopen(self.url + "/api/health", timeout=2) as response:
+                    if response.status == 200:
+                        return json.load(response)
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("service did not become healthy")
+
+    def embedded_state(self):
+        return json.loads((self.data_dir / "db.json").read_text())
+
+    def signal(self, signum=signal.SIGTERM):
+        self.process.send_signal(signum)
+
+    def stop(self, timeout=30):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def run(self, timeout=60):
+        """Run to completion; (exit code, stdout, stderr)."""
+        self.start()
+        out, err = self.process.communicate(timeout=timeout)
+        return self.process.returncode, out, err

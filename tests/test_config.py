@@ -1,0 +1,92 @@
+"""Settings: every variable parsed, validated, and named when it is wrong."""
+import os
+import stat
+
+import pytest
+
+from lms.config import VARIABLES, ConfigError, Settings
+
+
+def load(tmp_path, **env):
+    return Settings.from_env({"LMS_DATA_DIR": str(tmp_path), **env})
+
+
+def test_defaults_need_no_configuration(tmp_path):
+    s = load(tmp_path)
+    assert (s.env, s.host, s.port, s.bcrypt_rounds, s.worker, s.worker_concurrency) == \
+        ("development", "127.0.0.1", 8080, 12, True, 2)
+    assert s.public_url == "http://localhost:8080"
+    assert s.cookie_secure and s.cookie_samesite == "Lax" and not s.trust_proxy
+    assert s.allow_simulated_payments and not s.razorpay_enabled
+    assert s.mongodb_uri == ""  # the embedded server
+
+
+def test_public_url_follows_port(tmp_path):
+    assert load(tmp_path, PORT="9000").public_url == "http://localhost:9000"
+
+
+def test_development_secret_is_generated_once_private_and_reused(tmp_path):
+    first = load(tmp_path).secret_key
+    key_file = tmp_path / "secret_key"
+    assert len(first) >= 32
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert load(tmp_path).secret_key == first
+
+
+def test_production_names_every_missing_variable(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path, LMS_ENV="production")
+    assert "LMS_SECRET_KEY" in str(err.value) and "MONGODB_URI" in str(err.value)
+    with pytest.raises(ConfigError, match="MONGODB_URI"):
+        load(tmp_path, LMS_ENV="production", LMS_SECRET_KEY="k" * 40)
+
+
+def test_production_defaults_are_strict(tmp_path):
+    s = load(tmp_path, LMS_ENV="production", LMS_SECRET_KEY="k" * 40,
+             MONGODB_URI="mongodb://db.internal:27017/lms")
+    assert not s.allow_simulated_payments
+    assert not (tmp_path / "secret_key").exists()
+    assert load(tmp_path, LMS_ENV="production", LMS_SECRET_KEY="k" * 40, MONGODB_URI="mongodb://db/lms",
+                LMS_ALLOW_SIMULATED_PAYMENTS="1").allow_simulated_payments
+
+
+@pytest.mark.parametrize("name, value", [
+    ("PORT", "http"), ("PORT", "70000"), ("LMS_ENV", "staging"), ("LMS_COOKIE_SECURE", "maybe"),
+    ("LMS_COOKIE_SAMESITE", "lax"), ("LMS_BCRYPT_ROUNDS", "3"), ("LMS_WORKER_CONCURRENCY", "0"),
+    ("LMS_CERT_PREFIX", "cert-"), ("MONGODB_URI", "postgres://x"), ("LMS_PUBLIC_URL", "lms.example.com"),
+    ("LMS_CORS_ORIGINS", "https://a.example.com/path"), ("CLOUDINARY_URL", "https://cloud"),
+    ("LMS_SMTP_URL", "mail.example.com"), ("LMS_SECRET_KEY", "short"), ("RAZORPAY_API_URL", ""),
+    ("LMS_MAX_BODY_BYTES", "10"), ("LMS_DB_WAIT", "soon"),
+])
+def test_invalid_value_names_the_variable(tmp_path, name, value):
+    with pytest.raises(ConfigError, match=name):
+        load(tmp_path, **{name: value})
+
+
+@pytest.mark.parametrize("given, missing", [
+    ({"RAZORPAY_KEY_ID": "rzp_test_1"}, "RAZORPAY_KEY_SECRET"),
+    ({"LMS_BOOTSTRAP_ADMIN_EMAIL": "admin@example.com"}, "LMS_BOOTSTRAP_ADMIN_PASSWORD"),
+    ({"LMS_COOKIE_SAMESITE": "None", "LMS_COOKIE_SECURE": "0"}, "LMS_COOKIE_SECURE"),
+])
+def test_settings_that_go_together(tmp_path, given, missing):
+    with pytest.raises(ConfigError, match=missing):
+        load(tmp_path, **given)
+
+
+def test_lists_and_booleans(tmp_path):
+    s = load(tmp_path, LMS_CORS_ORIGINS="https://app.example.com, http://localhost:5173/",
+             LMS_WORKER="0", LMS_TRUST_PROXY="true")
+    assert s.cors_origins == ("https://app.example.com", "http://localhost:5173")
+    assert s.worker is False and s.trust_proxy is True
+
+
+def test_secrets_stay_out_of_repr(tmp_path):
+    s = load(tmp_path, LMS_SECRET_KEY="s" * 40, MONGODB_URI="mongodb://user:hunter2@db/lms",
+             RAZORPAY_KEY_ID="rzp_test_1", RAZORPAY_KEY_SECRET="rzp-secret-value")
+    text = repr(s)
+    assert "s" * 40 not in text and "hunter2" not in text and "rzp-secret-value" not in text
+
+
+def test_every_variable_maps_to_a_setting():
+    attributes = {f for f in Settings.__dataclass_fields__}
+    assert {attr for attr, _ in VARIABLES.values()} <= attributes
