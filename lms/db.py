@@ -87,6 +87,8 @@ INDEXES = {
                   IndexModel([("targetType", ASC), ("targetId", ASC), ("timestamp", DESC)])],
     "notifications": [IndexModel([("userId", ASC), ("createdAt", DESC), ("_id", DESC)])],
     "workers": [_ttl("heartbeatAt", 86400)],
+    "mails": [IndexModel([("status", ASC), ("nextAttemptAt", ASC)]),
+              IndexModel([("status", ASC), ("leaseUntil", ASC)])],
 }
 
 
@@ -255,3 +257,13 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def paginate(collection, query, sort, page, limit, serialize, projection=None):
+    """One page of ``query`` in ``sort`` order (``_id`` is appended as the tie-breaker, so pages
+    never repeat or skip a document), in the API's list shape."""
+    if not any(key == "_id" for key, _ in sort):
+        sort = [*sort, ("_id", sort[-1][1] if sort else ASC)]
+    cursor = collection.find(query, projection).sort(sort).skip((page - 1) * limit).limit(limit)
+    return {"items": [serialize(doc) for doc in cursor], "page": page, "limit": limit,
+            "total": collection.count_documents(query)}

@@ -9,15 +9,71 @@ import os
 import socket
 import secrets
 
+from datetime import timedelta
+
 import gevent
 import gevent.event
 import schedule
+from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 
 from .db import iso, now
 
 log = logging.getLogger("lms.worker")
 HEARTBEAT_SECONDS = 5
+LEASE = timedelta(seconds=30)
+MAX_ATTEMPTS = 5
+BACKOFF_BASE, BACKOFF_MAX = 10, 3600  # seconds: 10, 20, 40, 80 ...
+
+
+def claim(collection, worker_id, *, waiting, running, lease=LEASE, **_):
+    """Atomically take one due job: a ``waiting`` one whose time has come, or a ``running`` one
+    whose lease ran out (its worker died). One ``find_one_and_update``: no job is taken twice."""
+    t = now()
+    return collection.find_one_and_update(
+        {"$or": [{"status": waiting, "nextAttemptAt": {"$lte": t}},
+                 {"status": running, "leaseUntil": {"$lt": t}}]},
+        {"$set": {"status": running, "leaseUntil": t + lease, "claimedBy": worker_id},
+         "$inc": {"attempts": 1}},
+        sort=[("nextAttemptAt", 1)], return_document=ReturnDocument.AFTER)
+
+
+def _mine(job, worker_id, running):
+    # Every write after a claim is guarded: if our lease expired and another worker took the
+    # job over, our late result must not overwrite theirs.
+    return {"_id": job["_id"], "status": running, "claimedBy": worker_id}
+
+
+def renew(collection, job, worker_id, *, running, lease=LEASE, **_):
+    """Extend the lease of a job still being worked on; False when it was taken over."""
+    result = collection.update_one(_mine(job, worker_id, running),
+                                   {"$set": {"leaseUntil": now() + lease}})
+    return result.matched_count == 1
+
+
+def finish(collection, job, worker_id, fields, *, running, done, **_):
+    result = collection.update_one(_mine(job, worker_id, running),
+                                   {"$set": {"status": done, **fields},
+                                    "$unset": {"leaseUntil": "", "claimedBy": ""}})
+    return result.matched_count == 1
+
+
+def backoff(attempts):
+    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+
+
+def retry_or_fail(collection, job, worker_id, error, *, waiting, running, failed,
+                  max_attempts=MAX_ATTEMPTS, **_):
+    """Schedule the next attempt with exponential backoff, or give up after ``max_attempts``.
+    Returns the job's new status (None if it was no longer ours)."""
+    give_up = job["attempts"] >= max_attempts
+    status = failed if give_up else waiting
+    fields = {"status": status, "lastError": error[:500]}
+    if not give_up:
+        fields["nextAttemptAt"] = now() + timedelta(seconds=backoff(job["attempts"]))
+    result = collection.update_one(_mine(job, worker_id, running),
+                                   {"$set": fields, "$unset": {"leaseUntil": "", "claimedBy": ""}})
+    return status if result.matched_count else None
 
 
 class Worker:

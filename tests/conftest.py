@@ -74,21 +74,39 @@ def with_database(uri, name):
 
 
 @pytest.fixture
-def make_settings(mongo_uri, tmp_path):
-    """Settings for a test: a private database and data dir; keyword args override env vars."""
+def test_env(mongo_uri, tmp_path):
+    """The environment of this test's service: a private database and data dir."""
     name = f"lms_test_{uuid.uuid4().hex[:12]}"
-
-    def make(**env):
-        values = {"MONGODB_URI": with_database(mongo_uri, name), "LMS_DATA_DIR": str(tmp_path / "data"),
-                  "LMS_SECRET_KEY": SECRET, "LMS_BCRYPT_ROUNDS": "4", "LMS_WORKER": "0",
-                  "LMS_PUBLIC_URL": "https://lms.test"}
-        values.update(env)
-        return Settings.from_env(values)
-
-    yield make
+    yield {"MONGODB_URI": with_database(mongo_uri, name), "LMS_DATA_DIR": str(tmp_path / "data"),
+           "LMS_SECRET_KEY": SECRET, "LMS_BCRYPT_ROUNDS": "4", "LMS_WORKER": "0",
+           "LMS_PUBLIC_URL": "https://lms.test"}
     client = pymongo.MongoClient(mongo_uri, serverSelectionTimeoutMS=5000)
     client.drop_database(name)
     client.close()
+
+
+@pytest.fixture
+def make_settings(test_env):
+    """Settings for this test; keyword arguments override environment variables."""
+    return lambda **env: Settings.from_env({**test_env, **env})
+
+
+@pytest.fixture
+def live_server(test_env, tmp_path):
+    """Start the real service (``python lms.py serve``) on this test's database; for races
+    between real requests over real sockets."""
+    from processes import Service
+    started = []
+
+    def start(**env):
+        service = Service(tmp_path / f"live{len(started)}", **{**test_env, **env}).start()
+        started.append(service)
+        service.wait_healthy()
+        return service
+
+    yield start
+    for service in started:
+        service.stop()
 
 
 @pytest.fixture
@@ -131,3 +149,10 @@ def wait_until(predicate, timeout=15.0, interval=0.1):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+@pytest.fixture
+def signed_in(app, db):
+    """``signed_in("admin")`` -> a client signed in as a new user with that role."""
+    from factories import create_user, sign_in
+    return lambda role="student", **fields: sign_in(app, create_user(db, role, **fields))

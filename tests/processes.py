@@ -1,10 +1,12 @@
 """Running the real service as a child process, the way ./run.sh does."""
+import http.cookies
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -79,3 +81,23 @@ class Service:
         self.start()
         out, err = self.process.communicate(timeout=timeout)
         return self.process.returncode, out, err
+
+
+def call(method, url, body=None, headers=None, timeout=30):
+    """One HTTP request over a real socket: (status, parsed JSON body, response headers)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        **({"Content-Type": "application/json"} if data is not None else {}), **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null"), response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null"), error.headers
+
+
+def cookies_from(headers):
+    """name -> value of the Set-Cookie headers of a response."""
+    jar = http.cookies.SimpleCookie()
+    for value in headers.get_all("Set-Cookie") or []:
+        jar.load(value)
+    return {name: morsel.value for name, morsel in jar.items()}

@@ -6,7 +6,7 @@ from it and the tests walk it, so none of them can drift from the others.
 """
 from dataclasses import dataclass, field
 
-from . import system
+from . import accounts, system
 
 
 @dataclass(frozen=True)
@@ -26,4 +26,17 @@ R = Route
 ROUTES = [
     R("GET", "/api/health", system.health, "anyone", "Service and dependency status"),
     R("GET", "/api/openapi.json", system.openapi, "anyone", "This API description"),
+
+    R("POST", "/api/auth/signup", accounts.signup, "anyone", "Create an account and sign in",
+      body=accounts.SIGNUP, csrf=False),
+    R("POST", "/api/auth/login", accounts.login, "anyone", "Sign in", body=accounts.LOGIN, csrf=False),
+    R("POST", "/api/auth/refresh", accounts.refresh, "anyone", "Rotate the session cookies"),
+    R("POST", "/api/auth/logout", accounts.logout, "anyone", "End the session, clear the cookies"),
+    R("POST", "/api/auth/forgot-password", accounts.forgot_password, "anyone",
+      "E-mail a password reset link", body=accounts.FORGOT, csrf=False),
+    R("POST", "/api/auth/reset-password", accounts.reset_password, "anyone",
+      "Set a new password with a reset link's token", body=accounts.RESET, csrf=False),
+    R("GET", "/api/user/me", accounts.me, "user", "The signed-in user"),
+    R("PATCH", "/api/admin/users/<id>", accounts.update_user, "admin", "Change a user's role or disable them",
+      body=accounts.USER_CHANGES),
 ]
