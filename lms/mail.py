@@ -10,6 +10,7 @@ Every failure, including a message that cannot be built, raises ``MailError``. I
 names the host and what went wrong but never the password, since it ends up in logs and in
 ``certificates.emailStatus``-like fields that admins read.
 """
+import contextlib
 import os
 import secrets
 import smtplib
@@ -85,7 +86,8 @@ class Outbox:
                 os.fsync(out.fileno())
             os.replace(tmp, path)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
             raise MailError(f"cannot write to the outbox {self.directory}: {exc.strerror or exc}") from None
         return path
 

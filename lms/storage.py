@@ -11,6 +11,7 @@ served by the app at ``/files/<key>``; ``CloudinaryStorage`` uploads them as raw
 Failures of the backend raise ``StorageError``; a bad key raises ``ValueError`` (a bug in
 the caller, not an outage).
 """
+import contextlib
 import os
 import secrets
 from pathlib import Path, PurePosixPath
@@ -83,7 +84,8 @@ class LocalStorage:
                 os.fsync(out.fileno())
             os.replace(tmp, path)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
             raise StorageError(f"cannot store {key}: {exc.strerror or exc}") from None
         return self.url_for(key)
 

@@ -2,7 +2,7 @@
 import itertools
 
 from conftest import browser
-from lms import users
+from lms import audit, courses, users
 
 PASSWORD = "correct horse battery"
 _numbers = itertools.count(1)
@@ -22,3 +22,18 @@ def sign_in(app, user):
     client.extra_environ["HTTP_X_XSRF_TOKEN"] = client.cookies["XSRF-TOKEN"]
     client.user = user
     return client
+
+_courses = itertools.count(1)
+
+
+def create_course(db, **overrides):
+    """A valid published course (one module, a preview lesson and a locked one) through the
+    real domain function; ``overrides`` replace any authored field."""
+    n = next(_courses)
+    fields = {"title": f"Course {n}", "description": f"What course {n} teaches", "price": 49900,
+              "status": "published", "tags": ["python"],
+              "modules": [{"id": "m1", "title": "Start", "lessons": [
+                  {"id": "intro", "title": "Introduction", "preview": True, "durationMin": 5,
+                   "content": "Welcome aboard", "videoUrl": "https://videos.example.com/intro.mp4"},
+                  {"id": "setup", "title": "Set up", "durationMin": 12, "content": "Install things"}]}]}
+    return courses.create(db, {**fields, **overrides}, audit.SYSTEM)

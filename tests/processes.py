@@ -42,16 +42,27 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self):
-        self.process = subprocess.Popen([sys.executable, str(ROOT / "lms.py"), *self.argv], cwd=ROOT,
-                                        env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True)
+        # Output goes to files, not pipes: a pipe nobody reads fills up and blocks the service.
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.stdout_path, self.stderr_path = self.data_dir / "stdout.log", self.data_dir / "stderr.log"
+        with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
+            self.process = subprocess.Popen([sys.executable, str(ROOT / "lms.py"), *self.argv], cwd=ROOT,
+                                            env=self.env, stdout=out, stderr=err, text=True)
         return self
+
+    @property
+    def stdout(self):
+        return self.stdout_path.read_text()
+
+    @property
+    def stderr(self):
+        return self.stderr_path.read_text()
 
     def wait_healthy(self, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"service exited {self.process.returncode}: {self.process.stderr.read()}")
+                raise AssertionError(f"service exited {self.process.returncode}: {self.stderr}")
             try:
                 with urllib.request.urlopen(self.url + "/api/health", timeout=2) as response:
                     if response.status == 200:
@@ -79,8 +90,8 @@ class Service:
     def run(self, timeout=60):
         """Run to completion; (exit code, stdout, stderr)."""
         self.start()
-        out, err = self.process.communicate(timeout=timeout)
-        return self.process.returncode, out, err
+        self.process.wait(timeout)
+        return self.process.returncode, self.stdout, self.stderr
 
 
 def call(method, url, body=None, headers=None, timeout=30):

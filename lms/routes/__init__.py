@@ -6,7 +6,8 @@ from it and the tests walk it, so none of them can drift from the others.
 """
 from dataclasses import dataclass, field
 
-from . import accounts, system
+from . import accounts, learning, system
+from . import catalog
 
 
 @dataclass(frozen=True)
@@ -39,4 +40,6 @@ ROUTES = [
     R("GET", "/api/user/me", accounts.me, "user", "The signed-in user"),
     R("PATCH", "/api/admin/users/<id>", accounts.update_user, "admin", "Change a user's role or disable them",
       body=accounts.USER_CHANGES),
+    *[R(m, p, h, w, s, **kw) for m, p, h, w, s, kw in learning.ROUTES],
+    *[R(m, p, h, w, s, **kw) for m, p, h, w, s, kw in catalog.ROUTES],
 ]

@@ -1,0 +1,2 @@
+"""Enrollment, lesson access, progress, submissions and the student's certificates."""
+ROUTES = []
