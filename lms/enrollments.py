@@ -1,0 +1,124 @@
+"""Enrollments: who may learn what, and how they paid for it.
+
+One enrollment per (user, course), guaranteed by a unique index; each enrollment has a
+``payments`` row (provider ``free``, ``simulated`` or ``razorpay``). The enrollment is written
+first as ``pending`` and activated after its payment is recorded, so a failure in between leaves
+a pending enrollment that the next attempt completes, never a paid course without access.
+"""
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from . import audit, courses
+from .db import iso, new_id, now
+from .errors import Conflict, Forbidden, NotFound
+
+STATUSES = ("pending", "active", "cancelled", "refunded")
+PAYMENT_MODES = ("razorpay", "simulated")
+
+
+def public(enrollment, course=None):
+    shown = {"id": enrollment["_id"], "userId": enrollment["userId"], "courseId": enrollment["courseId"],
+             "status": enrollment["status"], "paymentId": enrollment.get("paymentId"),
+             "progress": enrollment.get("progress", 0),
+             "completedLessons": enrollment.get("completedLessons", 0),
+             "totalLessons": enrollment.get("totalLessons", 0),
+             "enrolledAt": iso(enrollment["enrolledAt"]), "activatedAt": iso(enrollment.get("activatedAt")),
+             "completedAt": iso(enrollment.get("completedAt"))}
+    if course is not None:
+        shown["course"] = {"id": course["_id"], "title": course["title"], "slug": course["slug"]}
+    return shown
+
+
+def enroll(db, settings, user_id, course_id, payment_mode, actor):
+    """Enroll in a published course. Returns (enrollment, payment_extra) where ``payment_extra``
+    is what Checkout needs for a Razorpay order (else None)."""
+    course = _published(db, course_id)
+    enrollment = _pending_enrollment(db, user_id, course)
+    if course["price"] == 0:
+        provider = "free"
+    elif payment_mode == "simulated":
+        if not settings.allow_simulated_payments:
+            raise Forbidden("Simulated payments are disabled on this server",
+                            code="simulated_payments_disabled")
+        provider = "simulated"
+    else:
+        from . import payments  # Razorpay orders: an enrollment stays pending until paid
+        return enrollment, payments.open_order(db, settings, enrollment, course, actor)
+    payment = _record_payment(db, enrollment, course, provider)
+    return activate(db, enrollment["_id"], payment["_id"], actor), None
+
+
+def _published(db, course_id):
+    course = db.courses.find_one({"_id": course_id, "status": "published"})
+    if not course:
+        raise NotFound("Course not found")
+    return course
+
+
+def _pending_enrollment(db, user_id, course):
+    """Insert a pending enrollment, or take over an unfinished or ended one; 409 when active."""
+    stamp = now()
+    fresh = {"_id": new_id(), "userId": user_id, "courseId": course["_id"], "status": "pending",
+             "paymentId": None, "progress": 0, "completedLessons": 0,
+             "totalLessons": courses.lesson_count(course), "enrolledAt": stamp, "activatedAt": None,
+             "completedAt": None, "updatedAt": stamp}
+    try:
+        db.enrollments.insert_one(fresh)
+        enrollment = fresh
+    except DuplicateKeyError:
+        # Taking over an ended enrollment is one guarded update, so two racing requests cannot
+        # both do it.
+        enrollment = db.enrollments.find_one_and_update(
+            {"userId": user_id, "courseId": course["_id"], "status": {"$in": ["cancelled", "refunded"]}},
+            {"$set": {"status": "pending", "paymentId": None, "updatedAt": stamp}},
+            return_document=ReturnDocument.AFTER)
+        if enrollment is None:
+            enrollment = db.enrollments.find_one({"userId": user_id, "courseId": course["_id"]})
+            if enrollment is None or enrollment["status"] == "active":
+                raise Conflict("You are already enrolled in this course", code="already_enrolled",
+                               extra={"enrollment": public(enrollment) if enrollment else None})
+    if not db.courses.count_documents({"_id": course["_id"]}, limit=1):
+        db.enrollments.delete_one({"_id": enrollment["_id"], "status": "pending"})  # deleted meanwhile
+        raise NotFound("Course not found")
+    return enrollment
+
+
+def _record_payment(db, enrollment, course, provider):
+    stamp = now()
+    payment = {"_id": new_id(), "provider": provider, "orderId": None, "providerPaymentId": None,
+               "userId": enrollment["userId"], "courseId": course["_id"], "enrollmentId": enrollment["_id"],
+               "amount": course["price"] if provider != "free" else 0, "currency": course["currency"],
+               "status": "captured", "rawResponse": None, "createdAt": stamp, "updatedAt": stamp,
+               "capturedAt": stamp, "history": [{"status": "captured", "at": stamp}]}
+    db.payments.insert_one(payment)
+    return payment
+
+
+def activate(db, enrollment_id, payment_id, actor):
+    """pending -> active, once; a second activation (webhook after verify) changes nothing."""
+    stamp = now()
+    enrollment = db.enrollments.find_one_and_update(
+        {"_id": enrollment_id, "status": "pending"},
+        {"$set": {"status": "active", "paymentId": payment_id, "activatedAt": stamp, "updatedAt": stamp}},
+        return_document=ReturnDocument.AFTER)
+    if enrollment:
+        audit.record(db, actor, "enrollment.activate", "enrollment", enrollment_id, paymentId=payment_id)
+        return enrollment
+    return db.enrollments.find_one({"_id": enrollment_id})
+
+
+def require_active(db, user_id, course_id):
+    enrollment = db.enrollments.find_one({"userId": user_id, "courseId": course_id, "status": "active"})
+    if not enrollment:
+        raise Forbidden("Enroll in this course first", code="not_enrolled")
+    return enrollment
+
+
+def mine(db, user_id, page, limit):
+    found = list(db.enrollments.find({"userId": user_id}).sort([("enrolledAt", -1), ("_id", -1)])
+                 .skip((page - 1) * limit).limit(limit))
+    titles = {c["_id"]: c for c in db.courses.find({"_id": {"$in": [e["courseId"] for e in found]}},
+                                                    {"title": 1, "slug": 1})}
+    return {"items": [public(e, titles.get(e["courseId"], {"_id": e["courseId"], "title": None, "slug": None}))
+                      for e in found],
+            "page": page, "limit": limit, "total": db.enrollments.count_documents({"userId": user_id})}

@@ -1,0 +1,2 @@
+"""Placeholder: routes of this area are added here."""
+ROUTES = []
