@@ -61,7 +61,14 @@ def create_admin(runtime, args):
     print(f"created admin {user['email']} ({user['_id']})")
 
 
-VERBS = {"serve": serve, "worker": worker, "create-admin": create_admin}
+def seed_demo(runtime, args):
+    from lms import demo
+    created = demo.seed(runtime.db)
+    print(f"created {len(created)} demo courses: {', '.join(created)}" if created
+          else "the demo courses are already there")
+
+
+VERBS = {"serve": serve, "worker": worker, "create-admin": create_admin, "seed-demo": seed_demo}
 
 
 def parse(argv):
@@ -73,6 +80,7 @@ def parse(argv):
     admin.add_argument("--email", required=True)
     admin.add_argument("--name", default="Administrator")
     admin.add_argument("--password", help="prompted for when omitted")
+    verbs.add_parser("seed-demo", help="add demo courses (skips those already there)")
     args = parser.parse_args(argv)
     args.verb = args.verb or "serve"
     return args

@@ -45,7 +45,13 @@ def enroll(db, settings, user_id, course_id, payment_mode, actor):
         from . import payments  # Razorpay orders: an enrollment stays pending until paid
         return enrollment, payments.open_order(db, settings, enrollment, course, actor)
     payment = _record_payment(db, enrollment, course, provider)
-    return activate(db, enrollment["_id"], payment["_id"], actor), None
+    activated, won = activate_once(db, enrollment["_id"], payment["_id"], actor)
+    if not won:
+        # Another request enrolled the same user in the same course a moment earlier.
+        db.payments.delete_one({"_id": payment["_id"]})
+        raise Conflict("You are already enrolled in this course", code="already_enrolled",
+                       extra={"enrollment": public(activated)})
+    return activated, None
 
 
 def _published(db, course_id):
@@ -96,6 +102,11 @@ def _record_payment(db, enrollment, course, provider):
 
 def activate(db, enrollment_id, payment_id, actor):
     """pending -> active, once; a second activation (webhook after verify) changes nothing."""
+    return activate_once(db, enrollment_id, payment_id, actor)[0]
+
+
+def activate_once(db, enrollment_id, payment_id, actor):
+    """Like ``activate``; also says whether this call was the one that activated it."""
     stamp = now()
     enrollment = db.enrollments.find_one_and_update(
         {"_id": enrollment_id, "status": "pending"},
@@ -103,8 +114,8 @@ def activate(db, enrollment_id, payment_id, actor):
         return_document=ReturnDocument.AFTER)
     if enrollment:
         audit.record(db, actor, "enrollment.activate", "enrollment", enrollment_id, paymentId=payment_id)
-        return enrollment
-    return db.enrollments.find_one({"_id": enrollment_id})
+        return enrollment, True
+    return db.enrollments.find_one({"_id": enrollment_id}), False
 
 
 def require_active(db, user_id, course_id):
