@@ -47,6 +47,10 @@ VARIABLES = {
     "LMS_SMTP_URL": ("smtp_url", ""),
     "LMS_MAIL_FROM": ("mail_from", "LMS <no-reply@localhost>"),
     "SENTRY_DSN": ("sentry_dsn", ""),
+    "LMS_SIGNING_KEY": ("signing_key", ""),
+    "LMS_RETIRED_SIGNING_KEYS": ("retired_signing_keys", ""),
+    "LMS_ORG_NAME": ("org_name", "LMS"),
+    "LMS_LINKEDIN_ORG_ID": ("linkedin_org_id", ""),
     "LMS_LOG_LEVEL": ("log_level", "INFO"),
 }
 
@@ -83,6 +87,10 @@ class Settings:
     smtp_url: str = field(default="", **_SECRET)
     mail_from: str = "LMS <no-reply@localhost>"
     sentry_dsn: str = field(default="", **_SECRET)
+    signing_key: str = field(default="", **_SECRET)
+    retired_signing_keys: str = ""
+    org_name: str = "LMS"
+    linkedin_org_id: str = ""
     log_level: str = "INFO"
 
     @property
@@ -106,7 +114,7 @@ class Settings:
                   for name, (attr, _) in VARIABLES.items()}
 
         if values["env"] == "production":
-            missing = [n for n in ("LMS_SECRET_KEY", "MONGODB_URI") if not raw[n]]
+            missing = [n for n in ("LMS_SECRET_KEY", "MONGODB_URI", "LMS_SIGNING_KEY") if not raw[n]]
             if missing:
                 raise ConfigError("LMS_ENV=production requires " + " and ".join(missing))
         if raw["LMS_ALLOW_SIMULATED_PAYMENTS"] == "":
@@ -121,8 +129,13 @@ class Settings:
             raise ConfigError("RAZORPAY_WEBHOOK_SECRET is set but RAZORPAY_KEY_ID is not")
         if raw["LMS_BOOTSTRAP_ADMIN_PASSWORD"] and not 8 <= len(raw["LMS_BOOTSTRAP_ADMIN_PASSWORD"].encode()) <= 72:
             raise ConfigError("LMS_BOOTSTRAP_ADMIN_PASSWORD must be 8 to 72 bytes")
-        if not values["secret_key"] and create_secret:
-            values["secret_key"] = _load_or_create_secret(values["data_dir"])
+        if create_secret:
+            if not values["secret_key"]:
+                values["secret_key"] = _load_or_create(values["data_dir"] / "secret_key",
+                                                       lambda: secrets.token_urlsafe(48))
+            if not values["signing_key"]:
+                values["signing_key"] = _load_or_create(values["data_dir"] / "signing_key.pem",
+                                                        _new_signing_key)
         return cls(**values)
 
     def replace(self, **changes):
@@ -238,7 +251,35 @@ _PARSERS = {
     "smtp_url": _url("smtp", "smtps"),
     "sentry_dsn": _url("http", "https"),
     "log_level": _choice("DEBUG", "INFO", "WARNING", "ERROR"),
+    "signing_key": lambda name, value: _pem(name, value, private=True),
+    "retired_signing_keys": lambda name, value: _pem(name, value, private=False),
+    "org_name": lambda name, value: _bounded(name, value, 1, 100),
+    "linkedin_org_id": lambda name, value: value if not value or value.isdigit() else _fail(
+        f"{name} must be the numeric LinkedIn organisation id"),
 }
+
+
+def _fail(message):
+    raise ConfigError(message)
+
+
+def _bounded(name, value, lo, hi):
+    if not lo <= len(value) <= hi:
+        raise ConfigError(f"{name} must be {lo} to {hi} characters")
+    return value
+
+
+def _pem(name, value, private):
+    """PEM text (``\\n`` escapes allowed, for one-line environments), checked to hold Ed25519 keys."""
+    value = value.replace("\\n", "\n").strip()
+    if not value:
+        return ""
+    from . import credentials
+    try:
+        credentials.parse_keys(value, private=private)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return value
 
 
 def _all_or_none(raw, *names):
@@ -248,21 +289,29 @@ def _all_or_none(raw, *names):
         raise ConfigError(f"{' and '.join(given)} is set but {' and '.join(missing)} is not")
 
 
-def _load_or_create_secret(data_dir):
-    path = Path(data_dir) / "secret_key"
+def _new_signing_key():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+
+
+def _load_or_create(path, make):
+    """Read a development secret from the data dir, creating it (mode 0600) the first time."""
     try:
-        key = path.read_text().strip()
-        if len(key) >= 32:
-            return key
+        value = path.read_text().strip()
+        if len(value) >= 32:
+            return value
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write a private temporary file, then link it into place: link() fails if another
-    # process won the race, and then its key (already complete) is the one to use.
-    tmp = path.with_name(f".secret_key.{os.getpid()}")
+    # process won the race, and then its value (already complete) is the one to use.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write(secrets.token_urlsafe(48))
+        out.write(make())
     try:
         os.link(tmp, path)
     except FileExistsError:

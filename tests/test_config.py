@@ -41,13 +41,46 @@ def test_production_names_every_missing_variable(tmp_path):
         load(tmp_path, LMS_ENV="production", LMS_SECRET_KEY="k" * 40)
 
 
+PRODUCTION = {"LMS_ENV": "production", "LMS_SECRET_KEY": "k" * 40, "MONGODB_URI": "mongodb://db.internal/lms"}
+
+
 def test_production_defaults_are_strict(tmp_path):
-    s = load(tmp_path, LMS_ENV="production", LMS_SECRET_KEY="k" * 40,
-             MONGODB_URI="mongodb://db.internal:27017/lms")
+    s = load(tmp_path, **PRODUCTION, LMS_SIGNING_KEY=signing_key())
     assert not s.allow_simulated_payments
-    assert not (tmp_path / "secret_key").exists()
-    assert load(tmp_path, LMS_ENV="production", LMS_SECRET_KEY="k" * 40, MONGODB_URI="mongodb://db/lms",
+    assert not (tmp_path / "secret_key").exists() and not (tmp_path / "signing_key.pem").exists()
+    assert load(tmp_path, **PRODUCTION, LMS_SIGNING_KEY=signing_key(),
                 LMS_ALLOW_SIMULATED_PAYMENTS="1").allow_simulated_payments
+    with pytest.raises(ConfigError, match="LMS_SIGNING_KEY"):
+        load(tmp_path, **PRODUCTION)
+
+
+def signing_key():
+    from lms.config import _new_signing_key
+    return _new_signing_key()
+
+
+def test_development_signing_key_is_generated_once_and_private(tmp_path):
+    first = load(tmp_path).signing_key
+    assert "PRIVATE KEY" in first
+    assert stat.S_IMODE(os.stat(tmp_path / "signing_key.pem").st_mode) == 0o600
+    assert load(tmp_path).signing_key == first
+
+
+def test_signing_keys_may_be_given_on_one_line(tmp_path):
+    pem = signing_key()
+    assert load(tmp_path, LMS_SIGNING_KEY=pem.replace("\n", "\\n")).signing_key == pem.strip()
+
+
+@pytest.mark.parametrize("name, value", [
+    ("LMS_SIGNING_KEY", "not a key"),
+    ("LMS_SIGNING_KEY", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"),
+    ("LMS_RETIRED_SIGNING_KEYS", "garbage"),
+    ("LMS_LINKEDIN_ORG_ID", "acme"),
+    ("LMS_ORG_NAME", "x" * 101),
+])
+def test_bad_keys_and_names_are_refused(tmp_path, name, value):
+    with pytest.raises(ConfigError, match=name):
+        load(tmp_path, **{name: value})
 
 
 @pytest.mark.parametrize("name, value", [
