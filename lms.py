@@ -4,6 +4,7 @@
     python lms.py worker             the worker only: certificate jobs and periodic tasks
     python lms.py create-admin --email E --name N [--password P]   (prompts when omitted)
     python lms.py seed-demo          a few realistic courses to click through
+    python lms.py verify-credential FILE_OR_JWT --jwks URL_OR_FILE   check a credential offline
 """
 from gevent import monkey
 
@@ -14,7 +15,6 @@ import getpass  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 
-import gevent  # noqa: E402
 
 from lms import logs  # noqa: E402
 from lms.config import ConfigError, Settings  # noqa: E402
@@ -25,12 +25,18 @@ from lms.server import StartupError  # noqa: E402
 log = logging.getLogger("lms")
 
 
+def start_worker(runtime):
+    from lms import tasks
+    from lms.jobs import Worker
+    runtime.worker = tasks.schedule(Worker(runtime), runtime).start()
+    return runtime.worker
+
+
 def serve(runtime, args):
     from lms import server
     from lms.app import create_app
-    from lms.jobs import Worker
     if runtime.settings.worker:
-        runtime.worker = Worker(runtime).start()
+        start_worker(runtime)
     settings = runtime.settings
     stops = [runtime.worker.stop] if runtime.worker else []
     server.serve(create_app(runtime), settings.host, settings.port, on_stop=stops)
@@ -39,8 +45,7 @@ def serve(runtime, args):
 def worker(runtime, args):
     import signal
     import gevent.event
-    from lms.jobs import Worker
-    runtime.worker = Worker(runtime).start()
+    start_worker(runtime)
     stopping = gevent.event.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stopping.set)
@@ -81,13 +86,49 @@ def parse(argv):
     admin.add_argument("--name", default="Administrator")
     admin.add_argument("--password", help="prompted for when omitted")
     verbs.add_parser("seed-demo", help="add demo courses (skips those already there)")
+    check = verbs.add_parser("verify-credential", help="verify a credential offline")
+    check.add_argument("credential", help="a VC-JWT, a file holding one, or the credential JSON")
+    check.add_argument("--jwks", required=True, help="URL or file of the issuer's JWKS")
     args = parser.parse_args(argv)
     args.verb = args.verb or "serve"
     return args
 
 
+def verify_credential(args):
+    """Check a credential offline: the signature against a published key set; prints the claims."""
+    import json
+    import urllib.request
+    from pathlib import Path
+
+    from lms import credentials
+
+    def read(source):
+        if source.startswith(("http://", "https://")):
+            with urllib.request.urlopen(source, timeout=10) as response:
+                return response.read().decode()
+        path = Path(source)
+        return path.read_text() if path.exists() else source
+    token = read(args.credential).strip()
+    if token.startswith("{"):  # the JSON answer of /api/certificates/:certId/credential
+        token = json.loads(token)["jwt"]
+    try:
+        claims, expired = credentials.verify(token, json.loads(read(args.jwks)))
+    except (credentials.CredentialError, ValueError, KeyError, OSError) as exc:
+        print(f"INVALID: {exc}", file=sys.stderr)
+        return 1
+    subject = claims["credentialSubject"]
+    print(f"{'EXPIRED' if expired else 'VALID'}: {subject['name']} completed "
+          f"{subject['achievement']['name']}, issued by {claims['issuer']['name']} "
+          f"on {claims['validFrom'][:10]}" + (f", valid until {claims['validUntil'][:10]}" if claims.get("validUntil") else ""))
+    print(f"status (may have been revoked since): {claims['credentialStatus']['id']}")
+    print(json.dumps(claims, indent=2))
+    return 2 if expired else 0
+
+
 def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
+    if args.verb == "verify-credential":
+        return verify_credential(args)
     from lms.runtime import Runtime
     try:
         settings = Settings.from_env()
