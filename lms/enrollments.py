@@ -43,7 +43,8 @@ def enroll(db, settings, user_id, course_id, payment_mode, actor):
         provider = "simulated"
     else:
         from . import payments  # Razorpay orders: an enrollment stays pending until paid
-        return enrollment, payments.open_order(db, settings, enrollment, course, actor)
+        order = payments.open_order(db, settings, enrollment, course, actor)
+        return db.enrollments.find_one({"_id": enrollment["_id"]}), order  # now naming its order
     payment = _record_payment(db, enrollment, course, provider)
     activated, won = activate_once(db, enrollment["_id"], payment["_id"], actor)
     if not won:
@@ -116,6 +117,29 @@ def activate_once(db, enrollment_id, payment_id, actor):
         audit.record(db, actor, "enrollment.activate", "enrollment", enrollment_id, paymentId=payment_id)
         return enrollment, True
     return db.enrollments.find_one({"_id": enrollment_id}), False
+
+
+def attach_payment(db, enrollment_id, expected_payment_id, payment_id):
+    """Point a pending enrollment at the Razorpay order row that is to pay for it, unless it no
+    longer names ``expected_payment_id`` (another request attached its order first): a
+    compare-and-set, so an enrollment has one open order however many requests race."""
+    return db.enrollments.find_one_and_update(
+        {"_id": enrollment_id, "status": "pending", "paymentId": expected_payment_id},
+        {"$set": {"paymentId": payment_id, "updatedAt": now()}}, return_document=ReturnDocument.AFTER)
+
+
+def refund(db, enrollment_id, payment_id, actor):
+    """-> refunded, once, when ``payment_id`` is the payment the enrollment rests on: access to the
+    lessons ends (``require_active``); progress and issued certificates stay, as earned. A refund
+    of another payment (a second order paid by mistake) leaves the enrollment as it is."""
+    stamp = now()
+    enrollment = db.enrollments.find_one_and_update(
+        {"_id": enrollment_id, "paymentId": payment_id, "status": {"$in": ["active", "pending"]}},
+        {"$set": {"status": "refunded", "refundedAt": stamp, "updatedAt": stamp}},
+        return_document=ReturnDocument.AFTER)
+    if enrollment:
+        audit.record(db, actor, "enrollment.refund", "enrollment", enrollment_id, paymentId=payment_id)
+    return enrollment
 
 
 def require_active(db, user_id, course_id):

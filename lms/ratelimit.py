@@ -45,6 +45,8 @@ def hit(db, rule, key, *, on_trip=None):
             break
         except DuplicateKeyError:
             continue
+    if doc is None:  # a racing upsert may answer None although its $inc was applied
+        doc = db.rateLimits.find_one({"_id": doc_id})
     if doc["count"] > limit:
         if doc["count"] == limit + 1 and on_trip:
             on_trip()

@@ -421,3 +421,9 @@ def test_forgot_password_is_limited_per_email(client, db):
         client.post_json("/api/auth/forgot-password", {"email": user["email"]})
     client.post_json("/api/auth/forgot-password", {"email": user["email"]}, status=429)
     assert db.mails.count_documents({}) == 3
+
+
+def test_a_csrf_header_that_is_not_utf8_is_refused_not_a_crash(app, db):
+    client = sign_in(app, create_user(db))
+    client.extra_environ["HTTP_X_XSRF_TOKEN"] = "\xe9abc"
+    assert client.post("/api/auth/logout", status=403).json["error"]["code"] == "csrf_failed"
