@@ -20,7 +20,7 @@ def create_app(runtime):
     app.install(Plugin(runtime))
     for route in ROUTES:
         app.route(route.path, route.method, route.handler, who=route.who, body=route.body,
-                  query=route.query, csrf=route.csrf)
+                  query=route.query, csrf=route.csrf, cache=route.cache, invalidates=route.invalidates)
     for status, error in ((404, errors.NotFound("No such resource")),
                           (405, errors.MethodNotAllowed("Method not allowed")),
                           (500, errors.LMSError("Internal server error"))):

@@ -2,6 +2,7 @@
 import logging
 
 from . import db as database, users
+from .cache import ResponseCache
 from .db import EmbeddedServer
 
 log = logging.getLogger("lms")
@@ -14,6 +15,7 @@ class Runtime:
         self.db = db
         self.embedded = embedded
         self.worker = None  # the in-process worker, when this process runs one
+        self.cache = ResponseCache()
 
     @classmethod
     def open(cls, settings):

@@ -8,6 +8,7 @@ returned dict into ``{"ok": true, ...}`` and every error into the JSON envelope.
 ``Middleware`` sits outside Bottle: request ids, security headers, CORS, the body-size cap
 and one JSON log line per request.
 """
+import hashlib
 import inspect
 import json
 import logging
@@ -70,6 +71,8 @@ class Plugin:
         query_schema = route.config.get("query")
         wants = set(inspect.signature(callback).parameters) & set(INJECTABLE)
         runtime = self.runtime
+        namespace = route.config.get("cache")
+        invalidates = route.config.get("invalidates") or ()
 
         def handler(**url_args):
             request = bottle.request
@@ -84,18 +87,56 @@ class Plugin:
                 if "body" in wants:
                     data = read_json(request, runtime.settings.max_body_bytes)
                     supplied["body"] = body_schema.validate(data) if body_schema else data
-                result = callback(**url_args, **{k: supplied[k] for k in wants})
+                if namespace:
+                    return cached(runtime.cache, namespace, user, lambda: _reply(
+                        callback(**url_args, **{k: supplied[k] for k in wants})))
+                result = _reply(callback(**url_args, **{k: supplied[k] for k in wants}))
             except bottle.HTTPResponse:
                 raise
             except errors.LMSError as exc:
                 return error_body(exc)
             except Exception as exc:  # anything else is ours to log, never the client's to read
                 return unexpected_error(exc, request.environ)
-            if isinstance(result, dict):
-                return respond(result.pop("_status", 200), {"ok": True, **result})
+            if invalidates and bottle.response.status_code < 400:
+                runtime.cache.clear(invalidates)
             return result
 
         return handler
+
+
+def _reply(result):
+    if isinstance(result, dict):
+        return respond(result.pop("_status", 200), {"ok": True, **result})
+    return result
+
+
+CACHED_HEADERS = ("Content-Type", "Content-Security-Policy")
+
+
+def cached(cache, namespace, user, compute):
+    """Serve a public GET from the cache (or fill it), with an ETag and a 304 for a match."""
+    request, response = bottle.request, bottle.response
+    staff = bool(user and user["role"] in ("instructor", "admin"))
+    key = (request.path, request.query_string, staff)
+    hit = cache.get(key)
+    if hit:
+        status, headers, body = hit
+        response.status = status
+        for name, value in headers.items():
+            response.set_header(name, value)
+    else:
+        body = compute()
+        if response.status_code != 200 or not isinstance(body, str):
+            return body
+        cache.put(namespace, key, 200, {h: response.headers[h] for h in CACHED_HEADERS if h in response.headers},
+                  body)
+    etag = '"' + hashlib.blake2b(body.encode(), digest_size=12).hexdigest() + '"'
+    response.set_header("ETag", etag)
+    response.set_header("Cache-Control", f"{'private' if user else 'public'}, max-age={int(cache.ttl)}")
+    if etag in (request.get_header("If-None-Match") or ""):
+        response.status = 304
+        return ""
+    return body
 
 
 def read_body(request, limit):

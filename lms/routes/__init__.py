@@ -19,6 +19,8 @@ class Route:
     body: object = None  # lms.schema.Obj for JSON bodies
     query: object = None  # lms.schema.Obj for query strings
     csrf: bool = True  # cookie-authenticated unsafe requests must carry X-XSRF-TOKEN
+    cache: str = None  # public GET: answers cached for a few seconds under this namespace (lms.cache)
+    invalidates: tuple = ()  # a successful call drops these cache namespaces
     tags: tuple = field(default=())
 
 
