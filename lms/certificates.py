@@ -5,18 +5,27 @@ a second attempt (two last lessons completed at the same moment) into a no-op. I
 prefix, a dash and 10 Crockford base32 characters from ``secrets`` (50 bits), so the public
 lookup cannot be enumerated.
 
-The record starts ``pending``; the worker renders it (see ``lms.issuing``).
+The record starts ``pending``; the worker renders it (see ``lms.issuing``) and it becomes
+``active``, or ``failed`` after five attempts. Staff can re-issue it (a new render under the
+same certId) and admins can revoke it; a revoked certificate stays verifiable and says so.
+
+Publicly (the verification API and page) ``rendering`` and ``failed`` read as ``pending``: the
+student earned the certificate and it is not issued yet; why not is the admins' business
+(``admin`` shows the real status, the attempts and the last error).
 """
 import secrets
 
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from . import audit
-from .db import iso, new_id, now
-from .errors import NotFound
+from . import audit, notifications
+from .db import iso, new_id, now, paginate
+from .errors import Conflict, Forbidden, NotFound
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 STATUSES = ("pending", "rendering", "active", "revoked", "failed")
+PUBLIC_STATUS = {"pending": "pending", "rendering": "pending", "failed": "pending",
+                 "active": "active", "revoked": "revoked"}
 
 
 def new_cert_id(prefix):
@@ -58,18 +67,109 @@ def get(db, cert_id):
     return cert
 
 
+def verify_url(public_url, cert_id):
+    return f"{public_url}/verify/{cert_id}"
+
+
 def public(cert, public_url):
-    """The verification shape (DESIGN §9), shown to anyone holding the id."""
+    """The verification shape (DESIGN §9), shown to anyone holding the id. Only an issued
+    (active or revoked) certificate shows its date, PDF and hash."""
+    status = PUBLIC_STATUS[cert["status"]]
+    issued = status != "pending"
     shown = {"certId": cert["certId"], "student": {"id": cert["userId"], "name": cert["studentName"]},
              "course": {"id": cert["courseId"], "title": cert["courseTitle"]},
-             "issuedAt": iso(cert.get("issuedAt")), "pdfUrl": cert.get("pdfUrl"),
-             "status": cert["status"], "hash": cert.get("hash"),
-             "verifyUrl": f"{public_url}/verify/{cert['certId']}"}
-    if cert["status"] == "revoked":
+             "issuedAt": iso(cert.get("issuedAt")) if issued else None,
+             "pdfUrl": cert.get("pdfUrl") if issued else None, "status": status,
+             "hash": cert.get("hash") if issued else None,
+             "verifyUrl": verify_url(public_url, cert["certId"])}
+    if status == "revoked":
         shown.update(revokedAt=iso(cert.get("revokedAt")), revokeReason=cert.get("revokeReason"))
     return shown
+
+
+def admin(cert, public_url):
+    """Everything staff need to see why a certificate is where it is."""
+    return {"id": cert["_id"], "certId": cert["certId"], "userId": cert["userId"],
+            "courseId": cert["courseId"], "studentName": cert["studentName"],
+            "courseTitle": cert["courseTitle"], "status": cert["status"], "pdfUrl": cert.get("pdfUrl"),
+            "storageKey": cert.get("storageKey"), "hash": cert.get("hash"),
+            "issuedAt": iso(cert.get("issuedAt")), "renderedAt": iso(cert.get("renderedAt")),
+            "createdAt": iso(cert["createdAt"]), "attempts": cert.get("attempts", 0),
+            "nextAttemptAt": iso(cert.get("nextAttemptAt")), "lastError": cert.get("lastError"),
+            "emailStatus": cert.get("emailStatus"), "revokedAt": iso(cert.get("revokedAt")),
+            "revokedBy": cert.get("revokedBy"), "revokeReason": cert.get("revokeReason"),
+            "verifyUrl": verify_url(public_url, cert["certId"])}
 
 
 def mine(db, user_id, public_url):
     return [public(c, public_url) for c in
             db.certificates.find({"userId": user_id}).sort([("createdAt", -1), ("_id", -1)])]
+
+
+def search(db, public_url, *, page, limit, status=None, userId=None, courseId=None):
+    """Certificates for staff, newest first; ``status`` is the real one (``failed`` included)."""
+    query = {k: v for k, v in (("status", status), ("userId", userId), ("courseId", courseId)) if v}
+    return paginate(db.certificates, query, [("createdAt", -1)], page, limit,
+                    lambda cert: admin(cert, public_url))
+
+
+def revoke(db, cert_id, reason, actor):
+    """Revoke a certificate in any state, once: a second revocation is a 409 and changes
+    nothing (the first reason and date stand). A render in flight cannot undo it: the worker's
+    final write only matches a certificate still ``rendering``."""
+    stamp = now()
+    cert = db.certificates.find_one_and_update(
+        {"certId": cert_id, "status": {"$ne": "revoked"}},
+        {"$set": {"status": "revoked", "revokedAt": stamp, "revokedBy": actor.id, "revokeReason": reason},
+         "$unset": {"leaseUntil": "", "claimedBy": ""}},
+        return_document=ReturnDocument.BEFORE)
+    if cert is None:
+        get(db, cert_id)  # 404 when there is no such certificate
+        raise Conflict("This certificate is already revoked", code="already_revoked")
+    audit.record(db, actor, "certificate.revoke", "certificate", cert_id, reason=reason,
+                 previousStatus=cert["status"], userId=cert["userId"], courseId=cert["courseId"])
+    notifications.add(db, cert["userId"], "certificate.revoked", "A certificate was revoked",
+                      f"Your certificate {cert_id} for {cert['courseTitle']} was revoked: {reason}")
+    return {**cert, "status": "revoked", "revokedAt": stamp, "revokedBy": actor.id, "revokeReason": reason}
+
+
+def reissue(db, cert_id, actor, *, restore=False):
+    """Queue a new render under the same certId: attempts start again from zero, the worker
+    makes a new PDF (and so a new hash), and the student's name and the course title are taken
+    afresh (a corrected name is the usual reason). The issue date printed on it stays the first
+    one. Works for ``active``, ``failed`` and ``pending`` (a retry now, without waiting for the
+    backoff); a certificate being rendered right now is a 409.
+
+    A revoked certificate is not silently reinstated: re-issuing it is a 409 unless
+    ``restore`` is given, and only an admin (who may revoke) may restore one.
+    """
+    cert = get(db, cert_id)
+    if cert["status"] == "rendering":
+        raise Conflict("This certificate is being rendered right now; try again in a moment",
+                       code="certificate_rendering")
+    if cert["status"] == "revoked" and not restore:
+        raise Conflict("This certificate is revoked; re-issue it with restore: true to reinstate it",
+                       code="certificate_revoked")
+    if cert["status"] == "revoked" and actor.role != "admin":
+        raise Forbidden("Only an admin can reinstate a revoked certificate")
+    user = db.users.find_one({"_id": cert["userId"]}, {"name": 1})
+    course = db.courses.find_one({"_id": cert["courseId"]}, {"title": 1})
+    snapshot = {"studentName": user["name"] if user else cert["studentName"],
+                "courseTitle": course["title"] if course else cert["courseTitle"]}
+    stamp = now()
+    fields = {"status": "pending", "attempts": 0, "nextAttemptAt": stamp, "lastError": None,
+              "reissuedAt": stamp, "reissuedBy": actor.id, **snapshot}
+    if cert["status"] == "revoked":
+        fields.update(revokedAt=None, revokedBy=None, revokeReason=None)
+    # Guarded by the status we judged: a revocation or a claim in between wins, we do not.
+    updated = db.certificates.find_one_and_update(
+        {"_id": cert["_id"], "status": cert["status"]},
+        {"$set": fields, "$unset": {"leaseUntil": "", "claimedBy": ""}},
+        return_document=ReturnDocument.AFTER)
+    if updated is None:
+        raise Conflict("The certificate changed meanwhile; look again and retry", code="certificate_changed")
+    changes = {k: {"from": cert[k], "to": v} for k, v in snapshot.items() if cert[k] != v}
+    audit.record(db, actor, "certificate.reissue", "certificate", cert_id, previousStatus=cert["status"],
+                 previousHash=cert.get("hash"), restored=cert["status"] == "revoked",
+                 previousRevokeReason=cert.get("revokeReason"), changes=changes)
+    return updated

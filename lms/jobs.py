@@ -1,4 +1,5 @@
-"""The worker: periodic jobs driven by ``schedule`` inside one greenlet, and a heartbeat.
+"""The job queue's helpers, and the worker: periodic tasks driven by ``schedule``, a pool of
+job slots, and a heartbeat.
 
 It runs in the web process (``LMS_WORKER=1``) or alone (``python lms.py worker``). Every piece
 of its state is in MongoDB, so any number of workers can share one database; each claim of a
@@ -13,6 +14,7 @@ from datetime import timedelta
 
 import gevent
 import gevent.event
+import gevent.pool
 import schedule
 from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
@@ -77,23 +79,54 @@ def retry_or_fail(collection, job, worker_id, error, *, waiting, running, failed
 
 
 class Worker:
+    """Periodic tasks and a pool of job slots in one process.
+
+    Each task runs in its own greenlet and never overlaps itself, so a slow SMTP server holds
+    up only the mail, not the certificate claims. ``wake()`` (called when a job is enqueued, and
+    when a slot frees up) runs the tasks registered with ``on_wake`` at once instead of at
+    their next tick; a wake-up that arrives while such a task is running makes it run once more
+    right after, so none is lost. Long jobs (renders) go to ``spawn``, at most ``concurrency``
+    at a time.
+    """
+
     def __init__(self, runtime):
         self.runtime = runtime
         self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.concurrency = runtime.settings.worker_concurrency
+        self.pool = gevent.pool.Pool(self.concurrency)
         self.scheduler = schedule.Scheduler()
         self.wakeup = gevent.event.Event()
+        self.on_wake = []
+        self.running = {}  # task -> the greenlet running it
+        self.again = set()  # tasks woken while running: run once more when done
         self.stopping = False
         self.greenlet = None
         self.last_beat = None
         self.every(HEARTBEAT_SECONDS, self.heartbeat)
 
-    def every(self, seconds, task):
-        """Run ``task()`` every ``seconds``; a failing task is logged and tried again next time."""
-        self.scheduler.every(seconds).seconds.do(self._guarded, task)
+    def every(self, seconds, task, *, on_wake=False):
+        """Run ``task()`` every ``seconds`` (and on ``wake()`` if ``on_wake``); a failing task
+        is logged and tried again next time."""
+        self.scheduler.every(seconds).seconds.do(self._launch, task)
+        if on_wake:
+            self.on_wake.append(task)
 
-    def _guarded(self, task):
+    def _launch(self, task):
+        current = self.running.get(task)
+        if current is not None and not current.dead:
+            self.again.add(task)
+            return
+        self.running[task] = gevent.spawn(self._repeat, task)
+
+    def _repeat(self, task):
+        self._guarded(task)
+        while task in self.again and not self.stopping:
+            self.again.discard(task)
+            self._guarded(task)
+
+    def _guarded(self, task, *args):
         try:
-            task()
+            task(*args)
         except PyMongoError as exc:
             log.warning("worker task %s: database unavailable (%s)", task.__name__, exc)
         except Exception:
@@ -104,6 +137,16 @@ class Worker:
             {"_id": self.id}, {"$set": {"heartbeatAt": now(), "pid": os.getpid()}}, upsert=True)
         self.last_beat = now()
 
+    def free_slots(self):
+        return 0 if self.stopping else self.pool.free_count()
+
+    def spawn(self, job, *args):
+        """Run ``job(*args)`` in a free slot (the caller checks ``free_slots`` first); when it
+        ends, wake the worker so the slot is filled again at once."""
+        greenlet = self.pool.spawn(self._guarded, job, *args)
+        greenlet.link(lambda _: self.wake())
+        return greenlet
+
     def start(self):
         self._guarded(self.heartbeat)
         self.greenlet = gevent.spawn(self._run)
@@ -113,17 +156,26 @@ class Worker:
         self.wakeup.set()
 
     def _run(self):
+        self.wake()  # a first round at once: jobs may have waited for a worker
         while not self.stopping:
+            if self.wakeup.is_set():
+                self.wakeup.clear()
+                for task in self.on_wake:
+                    self._launch(task)
             self.scheduler.run_pending()
-            self.wakeup.clear()
             self.wakeup.wait(timeout=max(0.05, min(1.0, self.scheduler.idle_seconds or 1.0)))
 
     def stop(self, timeout=20):
+        """Stop claiming, give running tasks and jobs ``timeout`` seconds, then kill them (a
+        killed job keeps its lease, so another worker takes it over when the lease runs out)."""
         self.stopping = True
         self.wakeup.set()
         if self.greenlet:
             self.greenlet.join(timeout)
             self.greenlet.kill()
+        busy = [g for g in self.running.values() if not g.dead] + list(self.pool)
+        gevent.joinall(busy, timeout=timeout)
+        gevent.killall(busy, timeout=5)
         try:
             self.runtime.db.workers.delete_one({"_id": self.id})
         except PyMongoError:
@@ -131,7 +183,8 @@ class Worker:
 
     def status(self):
         return {"id": self.id, "running": bool(self.greenlet and not self.greenlet.dead),
-                "lastHeartbeat": iso(self.last_beat)}
+                "lastHeartbeat": iso(self.last_beat), "concurrency": self.concurrency,
+                "busy": len(self.pool)}
 
 
 def heartbeats(db):

@@ -44,15 +44,12 @@ class RenderError(Exception):
 
 
 def render_html(*, student_name, course_title, issued_at, cert_id, verify_url, organisation="LMS"):
-    """The certificate page. ``issued_at`` is shown as its UTC date ("27 November 2026",
-    English month names whatever the locale); a naive datetime is taken as UTC."""
-    if issued_at.tzinfo is not None:
-        issued_at = issued_at.astimezone(timezone.utc)
+    """The certificate page. ``issued_at`` is shown as its ``long_date``."""
     values = {
         "student_name": _text(student_name),
         "course_title": _text(course_title),
         "organisation": _text(organisation),
-        "issued_on": _text(f"{issued_at.day} {MONTHS[issued_at.month - 1]} {issued_at.year}"),
+        "issued_on": _text(long_date(issued_at)),
         "cert_id": _text(cert_id),
         "verify_url": _text(verify_url),
         "name_size": _fit(student_name, ((22, "36pt"), (32, "30pt"), (44, "24pt")), "19pt"),
@@ -61,6 +58,14 @@ def render_html(*, student_name, course_title, issued_at, cert_id, verify_url, o
         "seal": _seal(),
     }
     return _template().substitute(values)
+
+
+def long_date(value):
+    """The UTC date of ``value`` as "27 November 2026" (English month names whatever the
+    locale); a naive datetime is taken as UTC. The verification page prints the same."""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
 
 
 def render_pdf(html_text, timeout=30, binary=None):

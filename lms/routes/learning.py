@@ -1,6 +1,6 @@
 """Enrollment, lesson access, progress and the student's certificates."""
 from .. import certificates, courses, enrollments, progress
-from ..errors import Forbidden, NotFound, Unauthenticated
+from ..errors import NotFound, Unauthenticated
 from ..schema import PAGE, Id, Obj, Query, Str
 
 ENROLL = Obj(courseId=Id(), paymentMode=Str(choices=enrollments.PAYMENT_MODES, required=False))
@@ -46,6 +46,8 @@ def complete_lesson(runtime, user, body, actor):
     reply = {"progress": summary, "certificateCreated": created}
     if created:
         reply["certId"] = cert["certId"]
+        if runtime.worker:  # render it now rather than at the worker's next tick
+            runtime.worker.wake()
     return reply
 
 

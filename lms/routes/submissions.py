@@ -114,6 +114,8 @@ def verify(runtime, body, actor):
     reply = {"submission": submissions.public(submission), "certificateCreated": created}
     if created:
         reply["certId"] = cert["certId"]
+        if runtime.worker:  # render it now rather than at the worker's next tick
+            runtime.worker.wake()
     return reply
 
 

@@ -1,0 +1,100 @@
+"""The certificate pipeline against a real service with its in-process worker.
+
+    .venv/bin/python bench/certificates.py [--batch 40] [--students 10]
+
+1. Time from the HTTP request that completes a course's last lesson to the certificate being
+   ``active`` (rendered by wkhtmltopdf, stored, hashed), one student after another.
+2. Certificates per minute with LMS_WORKER_CONCURRENCY=1 and =2: a batch of pending
+   certificates is queued and rendered, while /api/health is sampled to show that renders do
+   not stall HTTP.
+"""
+import argparse
+import threading
+import time
+
+import pymongo
+
+from common import Stack, call, summary
+from factories import PASSWORD, create_course, create_user
+from lms import certificates
+from lms.audit import SYSTEM
+
+
+def database(stack):
+    client = pymongo.MongoClient(stack.db.uri.replace("/?", "/lms_bench?"), tz_aware=True)
+    return client, client.get_default_database()
+
+
+def wait_active(db, query, count, timeout=600):
+    deadline = time.monotonic() + timeout
+    while db.certificates.count_documents({**query, "status": "active"}) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out: {db.certificates.count_documents({'status': 'active'})} active")
+        time.sleep(0.01)
+
+
+def last_lesson_to_active(students):
+    samples = []
+    with Stack(LMS_WORKER="1") as stack:
+        client, db = database(stack)
+        course = create_course(db, price=0)
+        for _ in range(students):
+            user = create_user(db)
+            _, _, headers = call("POST", stack.url + "/api/auth/login", {"email": user["email"], "password": PASSWORD})
+            cookies = dict(c.split(";", 1)[0].split("=", 1) for c in headers.get_all("Set-Cookie"))
+            auth = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items() if k != "refresh_token"),
+                    "X-XSRF-TOKEN": cookies["XSRF-TOKEN"]}
+            call("POST", stack.url + "/api/enroll", {"courseId": course["_id"]}, auth)
+            lesson = {"courseId": course["_id"], "moduleId": "m1"}
+            call("POST", stack.url + "/api/progress/complete-lesson", {**lesson, "lessonId": "intro"}, auth)
+            started = time.perf_counter()
+            _, body, _ = call("POST", stack.url + "/api/progress/complete-lesson",
+                              {**lesson, "lessonId": "setup"}, auth)
+            wait_active(db, {"certId": body["certId"]}, 1)
+            samples.append((time.perf_counter() - started) * 1000)
+        client.close()
+    return samples
+
+
+def throughput(concurrency, batch):
+    """Certificates per minute between the first and the last render of a batch (the steady
+    rate, whatever the worker's first tick costs), and /api/health latencies meanwhile."""
+    with Stack(LMS_WORKER="1", LMS_WORKER_CONCURRENCY=str(concurrency)) as stack:
+        client, db = database(stack)
+        course = create_course(db, price=0)
+        students = [create_user(db) for _ in range(batch)]
+        health, done = [], threading.Event()
+
+        def sample_health():
+            while not done.is_set():
+                started = time.perf_counter()
+                call("GET", stack.url + "/api/health")
+                health.append((time.perf_counter() - started) * 1000)
+                time.sleep(0.05)
+        sampler = threading.Thread(target=sample_health)
+        sampler.start()
+        for student in students:
+            certificates.create_once(db, student, course, prefix="CERT", actor=SYSTEM)
+        wait_active(db, {}, batch)
+        done.set()
+        sampler.join()
+        rendered = sorted(c["renderedAt"] for c in db.certificates.find({}, {"renderedAt": 1}))
+        client.close()
+    seconds = (rendered[-1] - rendered[0]).total_seconds()
+    return (batch - 1) / seconds * 60, seconds, health
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=40)
+    parser.add_argument("--students", type=int, default=10)
+    args = parser.parse_args()
+    print("last lesson -> certificate active, ms:", summary(last_lesson_to_active(args.students)))
+    for concurrency in (1, 2):
+        per_minute, seconds, health = throughput(concurrency, args.batch)
+        print(f"LMS_WORKER_CONCURRENCY={concurrency}: {args.batch} certificates rendered within {seconds:.1f}s "
+              f"= {per_minute:.0f}/min; /api/health meanwhile, ms: {summary(health)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Helpers for the certificate tests: earning one, running the worker's job here, reading PDFs,
+signing in over real sockets, and stand-ins for wkhtmltopdf placed first on PATH."""
+import os
+import subprocess
+import tempfile
+import time
+from datetime import timedelta
+
+from factories import PASSWORD, create_course, create_user
+from lms import certificates, issuing, ratelimit
+from lms.audit import SYSTEM
+from lms.db import now
+from processes import call, cookies_from
+
+WORKER = "test-worker"
+
+
+def pending_certificate(db, settings, user=None, course=None, **user_fields):
+    """A certificate record as completing a course creates it (``pending``)."""
+    user = user or create_user(db, **user_fields)
+    course = course or create_course(db, price=0)
+    cert, _ = certificates.create_once(db, user, course, prefix=settings.cert_prefix, actor=SYSTEM)
+    return cert
+
+
+def drain(db, settings, worker_id=WORKER):
+    """Run every due certificate job here, one after another, the way a worker slot does;
+    returns the status each ended in."""
+    statuses = []
+    while cert := issuing.claim(db, worker_id):
+        statuses.append(issuing.issue(db, settings, cert, worker_id))
+    return statuses
+
+
+def make_due(db, cert_id):
+    """Let time pass for one certificate: its backoff and any lease are over."""
+    past = now() - timedelta(seconds=1)
+    db.certificates.update_one({"certId": cert_id}, {"$set": {"nextAttemptAt": past, "leaseUntil": past}})
+
+
+def pdf_text(pdf):
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as file:
+        file.write(pdf)
+        file.flush()
+        text = subprocess.run(["pdftotext", file.name, "-"], capture_output=True, text=True, check=True).stdout
+    return " ".join(text.split())
+
+
+def signed_in_headers(url, user):
+    """Cookie and CSRF headers of a session started through the real login route."""
+    _, _, headers = call("POST", url + "/api/auth/login", {"email": user["email"], "password": PASSWORD})
+    c = cookies_from(headers)
+    return {"Cookie": f"access_token={c['access_token']}; XSRF-TOKEN={c['XSRF-TOKEN']}",
+            "X-XSRF-TOKEN": c["XSRF-TOKEN"]}
+
+
+def fake_wkhtmltopdf(directory, script):
+    """A ``wkhtmltopdf`` running the shell ``script``, first on the returned PATH."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "wkhtmltopdf"
+    path.write_text("#!/bin/sh\n" + script + "\n")
+    path.chmod(0o755)
+    return f"{directory}{os.pathsep}{os.environ['PATH']}"
+
+
+
+def fresh_lookup_window(needed=15):
+    """Wait, when the current window of the public lookup limit has less than ``needed``
+    seconds left, for the next one: the counts are per fixed window, so a burst straddling two
+    windows would never reach the limit."""
+    window = ratelimit.RULES["certificate-ip"][1]
+    left = window - time.time() % window
+    if left < needed:
+        time.sleep(left + 0.1)
