@@ -6,7 +6,8 @@ from it and the tests walk it, so none of them can drift from the others.
 """
 from dataclasses import dataclass, field
 
-from . import accounts, admin, catalog, certificates, learning, payments, submissions, system
+from . import (accounts, admin, catalog, certificates, credentials, learning, payments, submissions,
+               system)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,6 @@ ROUTES = [
     R("GET", "/api/user/me", accounts.me, "user", "The signed-in user"),
     R("PATCH", "/api/admin/users/<id>", accounts.update_user, "admin", "Change a user's role or disable them",
       body=accounts.USER_CHANGES),
-    *[R(m, p, h, w, s, **kw) for area in (catalog, learning, submissions, payments, certificates, admin)
+    *[R(m, p, h, w, s, **kw) for area in (catalog, learning, submissions, payments, certificates, credentials, admin)
       for m, p, h, w, s, kw in area.ROUTES],
 ]

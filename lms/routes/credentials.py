@@ -1,0 +1,2 @@
+"""Verifiable credentials: the published keys, signed credentials, status and verify-by-PDF."""
+ROUTES = []
