@@ -16,10 +16,18 @@ def describe(routes, settings):
     paths = {}
     for route in routes:
         path = re.sub(r"<(\w+)(?::[^>]*)?>", r"{\1}", route.path)
+        success = {"description": "Success", "content": {
+            media: {"schema": OK if media == "application/json" else {"type": "string"}} for media in route.media}}
+        error = _json(ERROR, "Error") if path.startswith("/api/") else {
+            "description": "Error", "content": {"text/html": {"schema": {"type": "string"}}}}
         operation = {"summary": route.summary, "operationId": route.handler.__module__.rsplit(".", 1)[-1]
                      + "_" + route.handler.__name__, "x-who": route.who,
-                     "tags": list(route.tags) or [route.path.split("/")[2]],
-                     "responses": {"200": _json(OK, "Success"), "default": _json(ERROR, "Error")}}
+                     "tags": list(route.tags) or [route.path.strip("/").split("/")[1 if path.startswith("/api/") else 0]],
+                     "responses": {"200": success, "default": error}}
+        if route.method == "POST":
+            operation["responses"]["201"] = success
+        if route.cache:
+            operation["responses"]["304"] = {"description": "Not modified (If-None-Match)"}
         params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                   for n in re.findall(r"<(\w+)", route.path)]
         if route.query:
@@ -31,7 +39,7 @@ def describe(routes, settings):
             operation["requestBody"] = {"required": True,
                                         "content": {"application/json": {"schema": route.body.json_schema()}}}
         for status in ERRORS_BY_WHO[route.who]:
-            operation["responses"][status] = _json(ERROR, "Not signed in" if status == "401" else "Not allowed")
+            operation["responses"][status] = {**error, "description": "Not signed in" if status == "401" else "Not allowed"}
         if route.who != "anyone":
             operation["security"] = [{"cookieAuth": [], "csrfHeader": []}]
         paths.setdefault(path, {})[route.method.lower()] = operation

@@ -22,6 +22,7 @@ class Route:
     csrf: bool = True  # cookie-authenticated unsafe requests must carry X-XSRF-TOKEN
     cache: str = None  # public GET: answers cached for a few seconds under this namespace (lms.cache)
     invalidates: tuple = ()  # a successful call drops these cache namespaces
+    media: tuple = ("application/json",)  # what a success may be answered in
     tags: tuple = field(default=())
 
 

@@ -150,5 +150,6 @@ ROUTES = [
      dict(body=VERIFY)),
     ("GET", "/files/<key:path>", serve_file, "anyone",
      "A stored file (local storage only): PDFs and images inline, anything else as a download",
-     dict(tags=("files",))),
+     dict(tags=("files",), media=("application/pdf", "image/png", "image/jpeg", "application/zip",
+                                  "text/plain", "application/octet-stream"))),
 ]
