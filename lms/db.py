@@ -109,12 +109,14 @@ def ensure_indexes(db):
 def connect(uri, wait=30.0):
     """A client for ``uri`` once the server answers a ping; retries for ``wait`` seconds.
 
-    Every operation is bounded (``timeoutMS``) and server selection gives up after two
-    seconds, so a request that needs a database which is gone fails fast with 503 instead of
-    hanging; pymongo reconnects by itself when the server returns.
+    Server selection gives up after two seconds, so a request that needs a database which is
+    gone fails fast with 503 instead of hanging; pymongo reconnects by itself when the server
+    returns. No client-wide ``timeoutMS``: under it pymongo retries a failing operation until
+    the whole budget is spent, which would hold every request for that long during an outage;
+    a socket timeout bounds a server that accepts but never answers.
     """
-    client = pymongo.MongoClient(uri, tz_aware=True, appname="lms", timeoutMS=10000,
-                                 serverSelectionTimeoutMS=2000, connectTimeoutMS=2000)
+    client = pymongo.MongoClient(uri, tz_aware=True, appname="lms", serverSelectionTimeoutMS=2000,
+                                 connectTimeoutMS=2000, socketTimeoutMS=20000)
     deadline = time.monotonic() + wait
     while True:
         try:

@@ -6,9 +6,11 @@ import socket
 
 import gevent
 import gevent.event
+import gevent.pool
 from gevent.pywsgi import WSGIServer
 
 log = logging.getLogger("lms.server")
+MAX_CONNECTIONS = 10000
 
 
 class StartupError(Exception):
@@ -26,7 +28,8 @@ class Server(WSGIServer):
 def serve(app, host, port, *, on_stop=(), stop_timeout=10):
     """Serve until SIGTERM or SIGINT; then stop accepting, let in-flight requests finish
     (up to ``stop_timeout`` seconds) and run ``on_stop`` callables in order."""
-    server = Server((host, port), app, log=None)
+    # A pool, not bare greenlets: stop() can then wait for the requests in flight.
+    server = Server((host, port), app, log=None, spawn=gevent.pool.Pool(MAX_CONNECTIONS))
     try:
         server.start()
     except OSError as exc:
