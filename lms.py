@@ -106,8 +106,10 @@ def verify_credential(args):
         if source.startswith(("http://", "https://")):
             with urllib.request.urlopen(source, timeout=10) as response:
                 return response.read().decode()
-        path = Path(source)
-        return path.read_text() if path.exists() else source
+        try:
+            return Path(source).read_text()
+        except OSError:  # not a file: the JWT itself (often longer than a file name may be)
+            return source
     token = read(args.credential).strip()
     if token.startswith("{"):  # the JSON answer of /api/certificates/:certId/credential
         token = json.loads(token)["jwt"]

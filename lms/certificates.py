@@ -12,15 +12,28 @@ same certId) and admins can revoke it; a revoked certificate stays verifiable an
 Publicly (the verification API and page) ``rendering`` and ``failed`` read as ``pending``: the
 student earned the certificate and it is not issued yet; why not is the admins' business
 (``admin`` shows the real status, the attempts and the last error).
+
+Expiry: when the course sets ``certificateValidityDays`` the worker stores ``expiresAt`` at the
+first issue (a snapshot, like the names: changing the course later changes no certificate, and
+a re-issue keeps both dates). ``expired`` is never stored: it is judged against the clock at
+every read, from ``expiresAt`` on, and a revocation wins over it.
+
+Beyond the lookup by id: ``sign_credential`` gives an issued certificate as a signed Open
+Badges 3.0 credential (``lms.credentials``), ``match_pdf`` finds the certificate whose PDF is
+exactly the given bytes, and ``shared`` adds the LinkedIn Add-to-Profile link.
 """
+import hashlib
 import secrets
+from urllib.parse import quote, urlencode
 
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from . import audit, notifications
+from . import audit, credentials, files, notifications
 from .db import iso, new_id, now, paginate
-from .errors import Conflict, Forbidden, NotFound
+from .errors import BadRequest, Conflict, Forbidden, NotFound
+
+LINKEDIN_ADD = "https://www.linkedin.com/profile/add"
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 STATUSES = ("pending", "rendering", "active", "revoked", "failed")
@@ -71,14 +84,24 @@ def verify_url(public_url, cert_id):
     return f"{public_url}/verify/{cert_id}"
 
 
+def public_status(cert, at=None):
+    """``active``, ``revoked``, ``expired`` or ``pending``, as anyone is told at ``at`` (now)."""
+    status = PUBLIC_STATUS[cert["status"]]
+    expires = cert.get("expiresAt")
+    if status == "active" and expires and (at or now()) >= expires:
+        return "expired"
+    return status
+
+
 def public(cert, public_url):
     """The verification shape (DESIGN §9), shown to anyone holding the id. Only an issued
-    (active or revoked) certificate shows its date, PDF and hash."""
-    status = PUBLIC_STATUS[cert["status"]]
+    (active, expired or revoked) certificate shows its dates, PDF and hash."""
+    status = public_status(cert)
     issued = status != "pending"
     shown = {"certId": cert["certId"], "student": {"id": cert["userId"], "name": cert["studentName"]},
              "course": {"id": cert["courseId"], "title": cert["courseTitle"]},
              "issuedAt": iso(cert.get("issuedAt")) if issued else None,
+             "expiresAt": iso(cert.get("expiresAt")) if issued else None,
              "pdfUrl": cert.get("pdfUrl") if issued else None, "status": status,
              "hash": cert.get("hash") if issued else None,
              "verifyUrl": verify_url(public_url, cert["certId"])}
@@ -87,13 +110,83 @@ def public(cert, public_url):
     return shown
 
 
+def shared(cert, settings):
+    """The verification shape plus ``share``: the links that put an active certificate on a
+    profile elsewhere (None for any other status: nobody should add a revoked one)."""
+    shown = public(cert, settings.public_url)
+    shown["share"] = {"linkedin": linkedin_url(cert, settings)} if shown["status"] == "active" else None
+    return shown
+
+
+def linkedin_url(cert, settings):
+    """LinkedIn's Add-to-Profile link, which fills in the "Licenses & certifications" form.
+
+    The organisation is named by its numeric LinkedIn id when ``LMS_LINKEDIN_ORG_ID`` is set
+    (LinkedIn then shows its logo and links the page), else by ``LMS_ORG_NAME``.
+    """
+    issued, expires = cert["issuedAt"], cert.get("expiresAt")
+    params = {"startTask": "CERTIFICATION_NAME", "name": cert["courseTitle"]}
+    if settings.linkedin_org_id:
+        params["organizationId"] = settings.linkedin_org_id
+    else:
+        params["organizationName"] = settings.org_name
+    params.update(issueYear=issued.year, issueMonth=issued.month)
+    if expires:
+        params.update(expirationYear=expires.year, expirationMonth=expires.month)
+    params.update(certUrl=verify_url(settings.public_url, cert["certId"]), certId=cert["certId"])
+    return f"{LINKEDIN_ADD}?{urlencode(params, quote_via=quote)}"
+
+
+def status_report(cert):
+    """What a verifier checks (a credential's ``credentialStatus`` points here): the status
+    right now, when and why it was revoked, until when it is valid."""
+    at = now()
+    status = public_status(cert, at)
+    report = {"certId": cert["certId"], "status": status}
+    if status == "revoked":
+        report.update(revokedAt=iso(cert.get("revokedAt")), revokeReason=cert.get("revokeReason"))
+    if status != "pending" and cert.get("expiresAt"):
+        report["expiresAt"] = iso(cert["expiresAt"])
+    report["checkedAt"] = iso(at)
+    return report
+
+
+def sign_credential(db, settings, cert):
+    """(the Open Badges 3.0 credential, the same signed as a compact VC-JWT) for an issued
+    certificate, active, expired or revoked alike: its ``credentialStatus`` tells which.
+
+    Signed at each request from the record (Ed25519 signatures are deterministic, so the same
+    record gives the same JWT); the names and dates are the ones snapshotted at issue.
+    """
+    if public_status(cert) == "pending" or not (cert.get("issuedAt") and cert.get("hash")):
+        raise Conflict("This certificate is not issued yet", code="not_issued")
+    course = db.courses.find_one({"_id": cert["courseId"]},
+                                 {"slug": 1, "description": 1, "requiresProject": 1}) or {}
+    credential = credentials.build(cert={**cert, "issuedAt": iso(cert["issuedAt"])}, course=course,
+                                   public_url=settings.public_url, org_name=settings.org_name,
+                                   expires_at=iso(cert.get("expiresAt")))
+    return credential, credentials.Keyring.from_settings(settings).sign(credential)
+
+
+def match_pdf(db, pdf):
+    """The certificate whose PDF is exactly the bytes ``pdf`` (by SHA-256), or None; 400 for an
+    empty file or one that is not a PDF."""
+    if not pdf:
+        raise BadRequest("The file is empty", code="empty_file", fields={"file": "is empty"})
+    kind = files.sniff(pdf)
+    if not kind or kind[0] != "application/pdf":
+        raise BadRequest("The file is not a PDF", code="not_a_pdf", fields={"file": "must be a PDF"})
+    return db.certificates.find_one({"hash": hashlib.sha256(pdf).hexdigest()})
+
+
 def admin(cert, public_url):
     """Everything staff need to see why a certificate is where it is."""
     return {"id": cert["_id"], "certId": cert["certId"], "userId": cert["userId"],
             "courseId": cert["courseId"], "studentName": cert["studentName"],
             "courseTitle": cert["courseTitle"], "status": cert["status"], "pdfUrl": cert.get("pdfUrl"),
             "storageKey": cert.get("storageKey"), "hash": cert.get("hash"),
-            "issuedAt": iso(cert.get("issuedAt")), "renderedAt": iso(cert.get("renderedAt")),
+            "issuedAt": iso(cert.get("issuedAt")), "expiresAt": iso(cert.get("expiresAt")),
+            "renderedAt": iso(cert.get("renderedAt")),
             "createdAt": iso(cert["createdAt"]), "attempts": cert.get("attempts", 0),
             "nextAttemptAt": iso(cert.get("nextAttemptAt")), "lastError": cert.get("lastError"),
             "emailStatus": cert.get("emailStatus"), "revokedAt": iso(cert.get("revokedAt")),

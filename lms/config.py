@@ -148,24 +148,13 @@ def _text(name, value):
     return value
 
 
-def _int(lo, hi):
+def _number(cast, lo, hi):
     def parse(name, value):
         try:
-            number = int(value)
+            number = cast(value)
         except ValueError:
-            raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
-        if not lo <= number <= hi:
-            raise ConfigError(f"{name} must be between {lo} and {hi}, got {number}")
-        return number
-    return parse
-
-
-def _float(lo, hi):
-    def parse(name, value):
-        try:
-            number = float(value)
-        except ValueError:
-            raise ConfigError(f"{name} must be a number, got {value!r}") from None
+            kind = "a whole number" if cast is int else "a number"
+            raise ConfigError(f"{name} must be {kind}, got {value!r}") from None
         if not lo <= number <= hi:
             raise ConfigError(f"{name} must be between {lo} and {hi}, got {number}")
         return number
@@ -229,20 +218,20 @@ def _email(name, value):
 
 _PARSERS = {
     "env": _choice("development", "production"),
-    "port": _int(1, 65535),
+    "port": _number(int, 1, 65535),
     "data_dir": lambda name, value: Path(value).expanduser().resolve(),
     "mongodb_uri": lambda name, value: _url("mongodb", "mongodb+srv")(name, value),
-    "db_wait": _float(0, 3600),
+    "db_wait": _number(float, 0, 3600),
     "secret_key": _secret_key,
     "public_url": _url("http", "https"),
     "cors_origins": _origins,
     "cookie_secure": _bool,
     "cookie_samesite": _choice("Lax", "Strict", "None"),
     "trust_proxy": _bool,
-    "max_body_bytes": _int(1024, 1024 ** 3),
-    "bcrypt_rounds": _int(4, 31),
+    "max_body_bytes": _number(int, 1024, 1024 ** 3),
+    "bcrypt_rounds": _number(int, 4, 31),
     "worker": _bool,
-    "worker_concurrency": _int(1, 32),
+    "worker_concurrency": _number(int, 1, 32),
     "cert_prefix": _prefix,
     "bootstrap_admin_email": _email,
     "allow_simulated_payments": _bool,

@@ -14,6 +14,7 @@ This module knows no HTTP and no database: it turns a certificate into a credent
 a credential against a key set. ``python lms.py verify-credential`` uses the same ``verify``.
 """
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -80,9 +81,9 @@ class Keyring:
 
     @classmethod
     def from_settings(cls, settings):
-        signing = parse_keys(settings.signing_key, private=True)[0]
-        retired = parse_keys(settings.retired_signing_keys, private=False) if settings.retired_signing_keys else []
-        return cls(signing, tuple(retired))
+        """The keyring ``settings`` name, parsed once per process for each key set (parsing PEM
+        on every request would cost more than the signature)."""
+        return _load(settings.signing_key, settings.retired_signing_keys)
 
     @property
     def kid(self):
@@ -108,6 +109,13 @@ class Keyring:
             claims["exp"] = _epoch(credential["validUntil"])
         return jwt.encode(claims, self.signing, algorithm="EdDSA",
                           headers={"kid": self.kid, "typ": "vc+jwt"})
+
+
+@functools.lru_cache(maxsize=8)
+def _load(signing_pem, retired_pem):
+    signing = parse_keys(signing_pem, private=True)[0]
+    retired = parse_keys(retired_pem, private=False) if retired_pem else []
+    return Keyring(signing, tuple(retired))
 
 
 def _epoch(iso_time):
@@ -153,6 +161,8 @@ def verify(token, jwks, *, now=None):
 
     The signature, the algorithm (EdDSA only) and the key id are required to match; an expired
     credential still verifies (a verifier wants to know it was genuine) and is reported as such.
+    It is expired from ``exp`` on (RFC 7519: valid only *before* it), the same instant at which
+    the status endpoint starts saying ``expired``.
     """
     try:
         header = jwt.get_unverified_header(token)
@@ -170,5 +180,5 @@ def verify(token, jwks, *, now=None):
                                      "require": ["iss", "jti", "nbf"]})
     except jwt.PyJWTError as exc:
         raise CredentialError(f"signature or claims invalid: {exc}") from None
-    expired = "exp" in claims and claims["exp"] < (now if now is not None else time.time())
+    expired = "exp" in claims and claims["exp"] <= (now if now is not None else time.time())
     return claims, expired

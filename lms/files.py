@@ -19,6 +19,8 @@ Decisions:
   ``<U+202E>fdp.exe`` as ``exe.pdf``) and bounds the length, keeping the extension.
 """
 import codecs
+import os
+import secrets
 import unicodedata
 
 SIGNATURES = (
@@ -80,3 +82,22 @@ def display_name(raw, fallback="file"):
             return stem[:MAX_NAME - len(extension) - 2].rstrip() + "…." + extension
         return name[:MAX_NAME - 1].rstrip() + "…"
     return name
+
+
+def write_atomically(path, data):
+    """Write ``data`` to ``path`` through a temporary file, flushed and renamed into place, so a
+    reader (or a crash) never sees half a file. Raises OSError; leaves no temporary file."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise

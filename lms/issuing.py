@@ -17,6 +17,7 @@ worker dying in the few milliseconds between the two leaves an active certificat
 import hashlib
 import html
 import logging
+from datetime import timedelta
 
 import gevent
 from pymongo.errors import PyMongoError
@@ -86,6 +87,7 @@ def _render_and_store(db, settings, cert, worker_id):
     only if the upload hung for that long.
     """
     issued_at = cert.get("issuedAt") or now()  # a re-issue keeps the date printed on it
+    expires_at = _expiry(db, cert, issued_at)
     page = render.render_html(student_name=cert["studentName"], course_title=cert["courseTitle"],
                               issued_at=issued_at, cert_id=cert["certId"], organisation=settings.org_name,
                               verify_url=certificates.verify_url(settings.public_url, cert["certId"]))
@@ -95,7 +97,18 @@ def _render_and_store(db, settings, cert, worker_id):
     key = f"certificates/{cert['certId']}.pdf"
     url = storage.storage(settings).put(key, pdf, "application/pdf")
     return {"pdfUrl": url, "storageKey": key, "hash": hashlib.sha256(pdf).hexdigest(),
-            "issuedAt": issued_at, "renderedAt": now(), "lastError": None}
+            "issuedAt": issued_at, "expiresAt": expires_at, "renderedAt": now(), "lastError": None}
+
+
+def _expiry(db, cert, issued_at):
+    """When the certificate stops being valid, or None. Taken from the course at the first
+    issue, a snapshot like the names (a later change of the course's validity changes no
+    certificate already issued); a re-issue keeps the one it had."""
+    if cert.get("issuedAt"):
+        return cert.get("expiresAt")
+    course = db.courses.find_one({"_id": cert["courseId"]}, {"certificateValidityDays": 1}) or {}
+    days = course.get("certificateValidityDays")
+    return issued_at + timedelta(days=days) if days else None
 
 
 def _keep_lease(db, cert, worker_id):

@@ -10,8 +10,6 @@ Every failure, including a message that cannot be built, raises ``MailError``. I
 names the host and what went wrong but never the password, since it ends up in logs and in
 ``certificates.emailStatus``-like fields that admins read.
 """
-import contextlib
-import os
 import secrets
 import smtplib
 import ssl
@@ -20,6 +18,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from .files import write_atomically
 
 TIMEOUT_SECONDS = 15
 
@@ -77,17 +77,9 @@ class Outbox:
         message = compose(self.sender, to, subject, text, html, attachments)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         path = self.directory / f"{stamp}-{secrets.token_hex(4)}.eml"
-        tmp = self.directory / f".{path.name}.tmp"
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as out:
-                out.write(message.as_bytes())
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
+            write_atomically(path, message.as_bytes())
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise MailError(f"cannot write to the outbox {self.directory}: {exc.strerror or exc}") from None
         return path
 

@@ -17,7 +17,8 @@ def describe(routes, settings):
     for route in routes:
         path = re.sub(r"<(\w+)(?::[^>]*)?>", r"{\1}", route.path)
         success = {"description": "Success", "content": {
-            media: {"schema": OK if media == "application/json" else {"type": "string"}} for media in route.media}}
+            media: {"schema": route.schema or (OK if media == "application/json" else {"type": "string"})}
+            for media in route.media}}
         error = _json(ERROR, "Error") if path.startswith("/api/") else {
             "description": "Error", "content": {"text/html": {"schema": {"type": "string"}}}}
         operation = {"summary": route.summary, "operationId": route.handler.__module__.rsplit(".", 1)[-1]

@@ -22,6 +22,7 @@ RULES = {
     "reset-ip": (20, 3600),
     "webhook-ip": (600, 60),
     "certificate-ip": (120, 60),
+    "verify-pdf-ip": (30, 600),  # uploads of up to 5 MB each: fewer than lookups by id
 }
 
 

@@ -11,14 +11,13 @@ served by the app at ``/files/<key>``; ``CloudinaryStorage`` uploads them as raw
 Failures of the backend raise ``StorageError``; a bad key raises ``ValueError`` (a bug in
 the caller, not an outage).
 """
-import contextlib
-import os
-import secrets
 from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import cloudinary.exceptions
 import cloudinary.uploader
+
+from .files import write_atomically
 
 TIMEOUT_SECONDS = 30
 MAX_KEY_LENGTH = 512
@@ -75,17 +74,9 @@ class LocalStorage:
 
     def put(self, key, data, content_type=None):
         path = self._path(key)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
+            write_atomically(path, data)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise StorageError(f"cannot store {key}: {exc.strerror or exc}") from None
         return self.url_for(key)
 

@@ -72,3 +72,24 @@ def fresh_lookup_window(needed=15):
     left = window - time.time() % window
     if left < needed:
         time.sleep(left + 0.1)
+
+
+def issued_certificate(db, settings, user=None, course=None, **user_fields):
+    """A certificate rendered by the worker's job (``active``), as stored."""
+    cert = pending_certificate(db, settings, user=user, course=course, **user_fields)
+    drain(db, settings)
+    return db.certificates.find_one({"_id": cert["_id"]})
+
+
+def stored_pdf(settings, cert):
+    """The bytes of a certificate's PDF, as the storage holds them."""
+    from lms import storage
+    return storage.storage(settings).get(cert["storageKey"])
+
+
+def fresh_window(rule, needed=15):
+    """``fresh_lookup_window`` for any rate-limit rule."""
+    window = ratelimit.RULES[rule][1]
+    left = window - time.time() % window
+    if left < needed:
+        time.sleep(left + 0.1)

@@ -9,10 +9,9 @@ from aiosmtpd.controller import Controller
 
 from certificate_helpers import drain, pending_certificate
 from conftest import DatabaseServer, SECRET, wait_until
-from factories import PASSWORD, create_user
 from lms import mailqueue, mail
 from lms.db import now
-from processes import Service, alive, call, cookies_from
+from processes import Service, alive, call
 from test_mail import Recorder
 
 

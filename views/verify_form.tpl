@@ -1,4 +1,4 @@
-% rebase("verify_layout", title="Verify a certificate", nonce=nonce, org=org)
+% rebase("verify_layout", title="Verify a certificate", org=org)
 <section class="card">
   <h1>Verify a certificate</h1>
   <p>Enter the certificate ID printed at the bottom right of the certificate, for example

@@ -9,9 +9,14 @@
 <meta name="description" content="{{description}}">
 <meta property="og:title" content="{{title}}">
 <meta property="og:description" content="{{description}}">
+<meta property="og:site_name" content="{{org}}">
+% end
+% if defined("url"):
+<meta property="og:type" content="website">
+<meta property="og:url" content="{{url}}">
 % end
 <link rel="icon" href="data:,">
-<style nonce="{{nonce}}">
+<style>
 *{box-sizing:border-box}
 body{margin:0;background:#f4f5f7;color:#1f2937;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans Devanagari",sans-serif}
 header{background:#1f3352;color:#fff}
@@ -29,6 +34,7 @@ h1{font-size:1.5rem;margin:0 0 .75rem}
 .active{background:#f0fdf4;border-color:#86efac;color:#14532d}
 .revoked{background:#fef2f2;border-color:#fca5a5;color:#7f1d1d}
 .pending{background:#fffbeb;border-color:#fcd34d;color:#78350f}
+.expired{background:#f3f4f6;border-color:#d1d5db;color:#374151}
 dl{display:grid;grid-template-columns:minmax(8rem,max-content) 1fr;gap:.6rem 1.5rem;margin:0}
 dt{color:#6b7280;font-size:.9rem;padding-top:.1rem}
 dd{margin:0;font-weight:500;overflow-wrap:anywhere}
@@ -36,6 +42,7 @@ dd{margin:0;font-weight:500;overflow-wrap:anywhere}
 .mono{font-family:ui-monospace,"Noto Sans Mono","DejaVu Sans Mono",monospace;font-weight:400;font-size:.92rem}
 .actions{margin:1.5rem 0 0;display:flex;flex-wrap:wrap;gap:.75rem;align-items:center}
 .button,button{display:inline-block;background:#1f3352;color:#fff;border:0;border-radius:.45rem;padding:.6rem 1.1rem;font:inherit;font-weight:600;text-decoration:none;cursor:pointer}
+.linkedin{background:#0a66c2}
 .hint{color:#6b7280;font-size:.875rem;margin:1rem 0 0}
 .preview{margin-top:1.5rem}
 .preview h2{font-size:1rem;color:#6b7280;font-weight:600;margin:0 0 .5rem}

@@ -23,6 +23,7 @@ class Route:
     cache: str = None  # public GET: answers cached for a few seconds under this namespace (lms.cache)
     invalidates: tuple = ()  # a successful call drops these cache namespaces
     media: tuple = ("application/json",)  # what a success may be answered in
+    schema: dict = None  # the success body's JSON schema when it is not the {"ok": true, ...} envelope
     tags: tuple = field(default=())
 
 

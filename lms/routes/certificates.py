@@ -4,12 +4,14 @@ and the signed-in user's notifications, which today are mostly about certificate
 The verification pages are HTML for people (a recruiter following a link), so their errors
 are pages too: an unknown id is a 404 page with the form to try again, too many lookups a 429
 page. Each page sends its own Content-Security-Policy: nothing runs, the stylesheet is
-allowed by a per-response nonce, and the certificate's PDF may be embedded from exactly the
+allowed by its hash, and the certificate's PDF may be embedded from exactly the
 origin it is stored at. Certificate ids are matched case-insensitively (people retype them
 from paper), and an id that cannot be one answers 404 without a database lookup.
 """
+import base64
+import functools
+import hashlib
 import re
-import secrets
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
@@ -32,7 +34,7 @@ MARK_READ = Obj(ids=List(Id(), min=1, max=100, required=False,
 
 def verify(runtime, certId, actor):
     ratelimit.hit(runtime.db, "certificate-ip", actor.ip)
-    return certificates.public(_find(runtime.db, certId), runtime.settings.public_url)
+    return certificates.shared(_find(runtime.db, certId), runtime.settings)
 
 
 def verify_form(runtime, query):
@@ -50,7 +52,7 @@ def verify_form(runtime, query):
 def verify_page(runtime, certId, actor):
     try:
         ratelimit.hit(runtime.db, "certificate-ip", actor.ip)
-        cert = certificates.public(_find(runtime.db, certId), runtime.settings.public_url)
+        cert = certificates.shared(_find(runtime.db, certId), runtime.settings)
     except NotFound:
         return _not_found(runtime.settings, _normalised(certId))
     except RateLimited as exc:
@@ -59,7 +61,8 @@ def verify_page(runtime, certId, actor):
                      message=f"Too many lookups from your network; try again in {exc.retry_after} seconds.")
     pdf_url = cert["pdfUrl"] if (cert["pdfUrl"] or "").startswith(("https://", "http://")) else None
     return _page("verify", 200, runtime.settings, pdf_origin=_origin(pdf_url), cert=cert, pdf_url=pdf_url,
-                 issued_on=_date(cert["issuedAt"]), revoked_on=_date(cert.get("revokedAt")))
+                 issued_on=_date(cert["issuedAt"]), revoked_on=_date(cert.get("revokedAt")),
+                 expires_on=_date(cert["expiresAt"]), linkedin=(cert["share"] or {}).get("linkedin"))
 
 
 def _find(db, cert_id):
@@ -92,17 +95,25 @@ def _not_found(settings, cert_id):
 
 def _page(name, status, settings, pdf_origin=None, **values):
     from ..app import VIEWS  # lms.app imports this module: a top-level import would be circular
-    nonce = secrets.token_urlsafe(18)
     frames = pdf_origin or "'none'"
     response = bottle.response
     response.status = status
     response.content_type = "text/html; charset=utf-8"
     response.set_header("Content-Security-Policy", (
-        f"default-src 'none'; style-src 'nonce-{nonce}'; img-src data:; object-src {frames}; "
+        f"default-src 'none'; style-src {_style_hash()}; img-src data:; object-src {frames}; "
         f"frame-src {frames}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"))
-    response.set_header("Cache-Control", "no-cache")  # a revocation must show at once
+    response.set_header("Cache-Control", "no-cache")  # cached answers say max-age=5 instead (lms.cache)
     response.set_header("X-Robots-Tag", "noindex")  # shared by link, not listed by search engines
-    return bottle.template(name, nonce=nonce, org=settings.org_name, template_lookup=[str(VIEWS)], **values)
+    return bottle.template(name, org=settings.org_name, template_lookup=[str(VIEWS)], **values)
+
+
+@functools.cache
+def _style_hash():
+    """The CSP source of the pages' one stylesheet, by its hash: unlike a nonce it stays valid
+    when a cached page is served again, and nothing else may style the page."""
+    from ..app import VIEWS
+    css = re.search(r"<style>(.*?)</style>", (VIEWS / "verify_layout.tpl").read_text(), re.S).group(1)
+    return "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
 
 
 def list_certificates(runtime, query):
@@ -131,21 +142,21 @@ def mark_read(db, user, body):
 
 ROUTES = [
     ("GET", "/api/certificates/<certId>", verify, "anyone",
-     "Public verification: status (active, pending, revoked with date and reason), names, date, PDF, hash",
-     {}),
+     "Public verification: status (active, pending, expired, revoked with date and reason), names, dates, "
+     "PDF, hash, and a LinkedIn Add-to-Profile link for an active certificate", dict(cache="certificates")),
     ("GET", "/verify", verify_form, "anyone", "HTML: the verification form (?certId= redirects to its page)",
-     dict(tags=("certificates",))),
+     dict(tags=("certificates",), media=("text/html",))),
     ("GET", "/verify/<certId>", verify_page, "anyone",
      "HTML: a certificate's verification page with its status and a preview of the PDF",
-     dict(tags=("certificates",))),
+     dict(tags=("certificates",), media=("text/html",), cache="certificates")),
     ("GET", "/api/admin/certificates", list_certificates, "staff",
      "Certificates with their real status (failed ones included), attempts and last error",
      dict(query=ADMIN_QUERY)),
     ("POST", "/api/admin/certificates/<certId>/revoke", revoke, "admin",
-     "Revoke a certificate; it stays verifiable and says so", dict(body=REVOKE)),
+     "Revoke a certificate; it stays verifiable and says so", dict(body=REVOKE, invalidates=("certificates",))),
     ("POST", "/api/admin/certificates/<certId>/issue", reissue, "staff",
      "Re-render a certificate under the same id (new PDF and hash); {restore: true} reinstates a revoked one",
-     dict(body=REISSUE)),
+     dict(body=REISSUE, invalidates=("certificates",))),
     ("GET", "/api/user/notifications", my_notifications, "user", "Own notifications, newest first",
      dict(query=NOTIFICATIONS)),
     ("POST", "/api/user/notifications/read", mark_read, "user", "Mark notifications read (all when no ids)",

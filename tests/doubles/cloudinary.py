@@ -20,55 +20,30 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from cloudinary.utils import api_sign_request
+
+from .loopback import LoopbackDouble
 
 API_PATH = re.compile(r"^/v1_1/(?P<cloud>[^/]+)/(?P<resource_type>image|video|raw|auto)/(?P<action>upload|destroy)$")
 FILE_PATH = re.compile(r"^/(?P<cloud>[^/]+)/raw/upload/v\d+/(?P<public_id>.+)$")
 UNSIGNED = {"file", "signature", "api_key"}
 
 
-class CloudinaryDouble:
+class CloudinaryDouble(LoopbackDouble):
     def __init__(self, cloud_name="lms-test", api_key="614935218307511", api_secret="double-secret-Xk2v9Qe"):
+        self.handler = _Handler
         self.cloud_name, self.api_key, self.api_secret = cloud_name, api_key, api_secret
         self.uploads = {}     # public_id -> bytes
         self.requests = []    # (action, params without the file) of every accepted call
         self._failures = []   # statuses still to answer instead of handling a call
         self._lock = threading.Lock()
-        self._server = None
-
-    @property
-    def port(self):
-        return self._server.server_address[1]
-
-    @property
-    def base_url(self):
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def url(self):
         """The CLOUDINARY_URL that points the SDK here."""
         return f"cloudinary://{self.api_key}:{self.api_secret}@{self.cloud_name}?upload_prefix={self.base_url}"
-
-    def start(self):
-        handler = type("Handler", (_Handler,), {"double": self})  # one class per double
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="cloudinary-double").start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def fail_next(self, n=1, status=500):
         """Answer the next ``n`` API calls with ``status`` and a Cloudinary error body."""

@@ -27,7 +27,9 @@ import secrets
 import string
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from .loopback import LoopbackDouble
 
 ORDER_PATH = re.compile(r"^/v1/orders/(?P<id>order_[A-Za-z0-9]+)(?P<payments>/payments)?$")
 ALPHABET = string.ascii_letters + string.digits
@@ -47,9 +49,10 @@ def error(description, code="BAD_REQUEST_ERROR", field=None):
                       "reason": "NA", "metadata": {}, **({"field": field} if field else {})}}
 
 
-class RazorpayDouble:
+class RazorpayDouble(LoopbackDouble):
     def __init__(self, key_id="rzp_test_D0ubleKey12345", key_secret="double-key-secret-9f3Kq",
                  webhook_secret="double-webhook-secret-T7x"):
+        self.handler = _Handler
         self.key_id, self.key_secret, self.webhook_secret = key_id, key_secret, webhook_secret
         self.account_id = "acc_" + "D0ubleAccount1"
         self.orders = {}      # id -> order entity
@@ -59,12 +62,10 @@ class RazorpayDouble:
         self._delays = []     # seconds to wait before answering the next calls
         self._lock = threading.Lock()
         self._released = threading.Event()
-        self._server = None
-        self._port = 0
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self._port}"
+        return self.base_url
 
     @property
     def env(self):
@@ -72,27 +73,12 @@ class RazorpayDouble:
         return {"RAZORPAY_KEY_ID": self.key_id, "RAZORPAY_KEY_SECRET": self.key_secret,
                 "RAZORPAY_WEBHOOK_SECRET": self.webhook_secret, "RAZORPAY_API_URL": self.url}
 
+    def before_stop(self):
+        self._released.set()  # slow answers stop waiting
+
     def start(self):
-        handler = type("Handler", (_Handler,), {"double": self})
         self._released.clear()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)  # the same port again
-        self._server.daemon_threads = True
-        self._port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="razorpay-double").start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._released.set()  # slow answers stop waiting
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+        return super().start()
 
     def fail_next(self, n=1, status=500):
         """Answer the next ``n`` API calls with ``status`` and Razorpay's error envelope."""
