@@ -135,6 +135,7 @@ def main(argv=None):
     try:
         settings = Settings.from_env()
         logs.configure(settings.log_level)
+        logs.report_errors(settings)
         runtime = Runtime.open(settings)
     except (ConfigError, DatabaseUnavailable) as exc:
         print(f"lms: error: {exc}", file=sys.stderr)

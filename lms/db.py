@@ -67,6 +67,8 @@ INDEXES = {
                 IndexModel([("tags", ASC)])],
     "enrollments": [IndexModel([("userId", ASC), ("courseId", ASC)], unique=True),
                     IndexModel([("userId", ASC), ("enrolledAt", DESC), ("_id", DESC)]),
+                    IndexModel([("courseId", ASC), ("enrolledAt", DESC), ("_id", DESC)]),
+                    IndexModel([("completedAt", ASC)]),
                     IndexModel([("courseId", ASC), ("status", ASC)]),
                     IndexModel([("enrolledAt", DESC), ("_id", DESC)]),
                     IndexModel([("status", ASC), ("enrolledAt", DESC)])],
@@ -86,12 +88,14 @@ INDEXES = {
                  IndexModel([("providerPaymentId", ASC)]),
                  IndexModel([("userId", ASC), ("courseId", ASC)]),
                  IndexModel([("status", ASC), ("createdAt", ASC)]),
-                 IndexModel([("status", ASC), ("nextCheckAt", ASC)])],
+                 IndexModel([("status", ASC), ("nextCheckAt", ASC)]),
+                 IndexModel([("capturedAt", ASC)]), IndexModel([("refundedAt", ASC)])],
     "webhookEvents": [_ttl("receivedAt", 90 * 86400)],
     "auditLogs": [IndexModel([("timestamp", DESC), ("_id", DESC)]),
                   IndexModel([("action", ASC), ("timestamp", DESC)]),
                   IndexModel([("actorId", ASC), ("timestamp", DESC)]),
-                  IndexModel([("targetType", ASC), ("targetId", ASC), ("timestamp", DESC)])],
+                  IndexModel([("targetType", ASC), ("targetId", ASC), ("timestamp", DESC)]),
+                  IndexModel([("requestId", ASC)], partialFilterExpression={"requestId": {"$type": "string"}})],
     "notifications": [IndexModel([("userId", ASC), ("createdAt", DESC), ("_id", DESC)]),
                       IndexModel([("userId", ASC), ("readAt", ASC)])],
     "workers": [_ttl("heartbeatAt", 86400)],
@@ -276,4 +280,4 @@ def paginate(collection, query, sort, page, limit, serialize, projection=None):
         sort = [*sort, ("_id", sort[-1][1] if sort else ASC)]
     cursor = collection.find(query, projection).sort(sort).skip((page - 1) * limit).limit(limit)
     return {"items": [serialize(doc) for doc in cursor], "page": page, "limit": limit,
-            "total": collection.count_documents(query)}
+            "total": collection.count_documents(query) if query else collection.estimated_document_count()}

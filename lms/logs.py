@@ -1,8 +1,44 @@
-"""Logging as one JSON object per line on stdout, the shape log collectors expect."""
+"""Logging as one JSON object per line on stdout, and optional error reporting to Sentry.
+
+Decisions:
+- A line logged while a request is being handled carries that request's ``requestId`` (and
+  ``userId`` once known) as fields, taken from the request's WSGI environ, so an error line can
+  be joined with its access line and with the ``X-Request-Id`` a user reports, without every
+  ``log.error`` call having to pass them. Outside a request (the worker, start-up) there is none.
+- ``SENTRY_DSN`` turns on ``sentry-sdk`` if it is installed; it is deliberately not a
+  requirement. Errors reach Sentry through its logging integration (every ``log.exception`` /
+  ``log.error``, which is how ``lms.web`` reports an unexpected failure), tagged with the
+  request id. ``scrub`` runs on every event before it leaves: the user is reduced to their id;
+  request bodies, cookies, the client address and the local variables of stack frames are
+  dropped (a raw body holds the password of a login; the SDK is also told not to collect
+  them); and values under names such as token, password, secret, cookie or signature are
+  replaced wherever they still appear (headers, query string, breadcrumbs, extras, contexts),
+  as are JWT-shaped strings inside any text.
+"""
 import json
 import logging
+import re
 import sys
 import time
+from urllib.parse import parse_qsl, urlencode
+
+import bottle
+
+log = logging.getLogger("lms.logs")
+FILTERED = "[Filtered]"
+SENSITIVE = re.compile(r"pass(word|wd)?|token|secret|cookie|authori[sz]ation|csrf|xsrf|session|"
+                       r"signature|api[-_]?key|credential|dsn", re.I)
+JWT = re.compile(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*")
+
+
+def request_context():
+    """``{"requestId", "userId"}`` of the request this greenlet is handling, or ``{}``."""
+    try:
+        environ = bottle.request.environ
+    except RuntimeError:  # Bottle has not bound a request in this greenlet: not in a request
+        return {}
+    found = {"requestId": environ.get("lms.request_id"), "userId": environ.get("lms.user_id")}
+    return {k: v for k, v in found.items() if v}
 
 
 class JsonFormatter(logging.Formatter):
@@ -11,6 +47,8 @@ class JsonFormatter(logging.Formatter):
                  + f".{int(record.msecs):03d}Z",
                  "level": record.levelname.lower(), "logger": record.name}
         entry.update(getattr(record, "fields", None) or {"message": record.getMessage()})
+        for key, value in request_context().items():
+            entry.setdefault(key, value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, separators=(",", ":"), default=str)
@@ -24,3 +62,57 @@ def configure(level="INFO"):
     root.setLevel(level)
     for noisy in ("pymongo", "urllib3", "schedule"):
         logging.getLogger(noisy).setLevel("WARNING")
+
+
+def report_errors(settings):
+    """Start Sentry error reporting when ``SENTRY_DSN`` is set; True when it started."""
+    if not settings.sentry_dsn:
+        return False
+    try:
+        import sentry_sdk
+    except ImportError:
+        log.warning("SENTRY_DSN is set but sentry-sdk is not installed: errors are only logged "
+                    "(pip install sentry-sdk to report them)")
+        return False
+    from . import __version__
+    sentry_sdk.init(dsn=settings.sentry_dsn, environment=settings.env, release=f"lms@{__version__}",
+                    send_default_pii=False, max_request_body_size="never", include_local_variables=False,
+                    before_send=scrub, before_breadcrumb=lambda crumb, hint: _clean(crumb))
+    return True
+
+
+def scrub(event, hint=None):
+    """The event without secrets or personal data beyond the user id, tagged with the request id."""
+    context = request_context()
+    request = event.get("request")
+    if isinstance(request, dict):
+        for personal in ("cookies", "data", "env"):  # env holds the client's address
+            request.pop(personal, None)
+        if isinstance(request.get("query_string"), str):
+            pairs = parse_qsl(request["query_string"], keep_blank_values=True)
+            request["query_string"] = urlencode(
+                [(k, FILTERED if SENSITIVE.search(k) else v) for k, v in pairs])
+    for exception in (event.get("exception") or {}).get("values") or []:
+        for frame in (exception.get("stacktrace") or {}).get("frames") or []:
+            frame.pop("vars", None)
+    user_id = (event.pop("user", None) or {}).get("id") or context.get("userId")
+    if user_id:
+        event["user"] = {"id": user_id}
+    if context.get("requestId"):
+        event.setdefault("tags", {})["request_id"] = context["requestId"]
+    return _clean(event)
+
+
+def _clean(value):
+    """Recursively replace values under sensitive keys, and JWT-shaped text."""
+    if isinstance(value, dict):
+        return {k: FILTERED if isinstance(k, str) and SENSITIVE.search(k) and value[k] not in (None, "")
+                else _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        # Headers come as [name, value] pairs in some SDK versions.
+        if len(value) == 2 and isinstance(value[0], str) and SENSITIVE.search(value[0]):
+            return [value[0], FILTERED]
+        return [_clean(v) for v in value]
+    if isinstance(value, str):
+        return JWT.sub(FILTERED, value)
+    return value

@@ -1,2 +1,78 @@
-"""Placeholder: routes of this area are added here."""
-ROUTES = []
+"""The staff's reports: students, enrollments, analytics, and the audit trail (admins).
+
+Lists answer JSON pages, or a streamed CSV of every matching row with ``?format=csv`` or
+``Accept: text/csv`` (see ``lms.reports``). Time filters ``from`` and ``to`` take a UTC date or
+a time with its zone (``reports.Instant``); a malformed one, an unknown parameter or a ``limit``
+above 100 is a 400 naming the parameter.
+"""
+import bottle
+
+from .. import analytics, enrollments, reports
+from ..schema import PAGE, Id, Query, Str
+
+CSV = ("application/json", "text/csv")
+FORMAT = dict(format=Str(choices=("json", "csv"), default="json",
+                         description="csv: every matching row as a CSV download (page and limit ignored)"))
+WHEN = {"from": reports.Instant(required=False, description="From this UTC date or time"),
+        "to": reports.Instant(end=True, required=False,
+                              description="Before this time; a bare date includes that whole day")}
+STUDENTS = Query(q=Str(max=100, required=False, description="Part of the name or e-mail"),
+                 sort=Str(choices=reports.STUDENT_SORTS, default="newest"), **FORMAT, **PAGE)
+ENROLLMENTS = Query(courseId=Id(required=False), userId=Id(required=False),
+                    status=Str(choices=enrollments.STATUSES, required=False),
+                    sort=Str(choices=reports.ENROLLMENT_SORTS, default="newest"), **WHEN, **FORMAT, **PAGE)
+ANALYTICS = Query(**WHEN)
+LOGS = Query(action=Str(max=100, required=False), actorId=Str(max=64, required=False),
+             targetType=Str(max=64, required=False), targetId=Str(max=200, required=False),
+             requestId=Str(max=64, required=False), **WHEN, **PAGE)
+
+
+def _wants_csv(query):
+    return query.pop("format") == "csv" or "text/csv" in (bottle.request.get_header("Accept") or "")
+
+
+def _download(name, chunks):
+    response = bottle.response
+    response.content_type = "text/csv; charset=utf-8"
+    response.set_header("Content-Disposition", f'attachment; filename="{name}.csv"')
+    return chunks
+
+
+def _range(query):
+    return {"start": query.pop("from", None), "end": query.pop("to", None)}
+
+
+def list_students(db, query, actor):
+    if _wants_csv(query):
+        return _download("students", reports.students_csv(db, actor, q=query.get("q"), sort=query["sort"]))
+    return reports.students(db, **query)
+
+
+def list_enrollments(db, query, actor):
+    if _wants_csv(query):
+        query.pop("page"), query.pop("limit")
+        return _download("enrollments", reports.enrollments_csv(db, actor, **_range(query), **query))
+    return reports.enrollment_list(db, **_range(query), **query)
+
+
+def show_analytics(db, query):
+    return analytics.report(db, **_range(query))
+
+
+def list_logs(db, query):
+    return reports.audit_entries(db, **_range(query), **query)
+
+
+ROUTES = [
+    ("GET", "/api/admin/students", list_students, "staff",
+     "Students: search by name or e-mail, counts of enrollments, completions and certificates; CSV",
+     dict(query=STUDENTS, media=CSV)),
+    ("GET", "/api/admin/enrollments", list_enrollments, "staff",
+     "Enrollments: filter by course, student, status and date; sort; CSV",
+     dict(query=ENROLLMENTS, media=CSV)),
+    ("GET", "/api/admin/analytics", show_analytics, "staff",
+     "Totals and per-day series of enrollments, completions, certificates, revenue; top courses",
+     dict(query=ANALYTICS)),
+    ("GET", "/api/admin/logs", list_logs, "admin",
+     "The audit trail, newest first: filter by action, actor, target, request and date", dict(query=LOGS)),
+]

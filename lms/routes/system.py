@@ -1,19 +1,26 @@
 """Health and the API description."""
+import pymongo
 from pymongo.errors import PyMongoError
 
-from .. import jobs
+from .. import jobs, monitoring
 from ..db import ping_ms
 from ..web import respond
 
+CHECK_SECONDS = 2.0  # a health check that hangs is worse than one that says 503
+
 
 def health(runtime):
+    """Database latency, the newest worker heartbeat (any process) and its age, and the work
+    queues' depth and oldest age; 503 only when the database does not answer."""
     worker = runtime.worker.status() if runtime.worker else {"running": False}
     try:
-        latency = ping_ms(runtime.db)
-        worker["heartbeat"] = jobs.heartbeats(runtime.db)
+        latency = ping_ms(runtime.db, CHECK_SECONDS)
+        with pymongo.timeout(CHECK_SECONDS):
+            worker["heartbeat"] = jobs.heartbeats(runtime.db)
+            queues = monitoring.queues(runtime.db)
     except PyMongoError:
         return respond(503, {"ok": False, "db": {"ok": False}, "worker": worker})
-    return {"db": {"ok": True, "latencyMs": latency}, "worker": worker}
+    return {"db": {"ok": True, "latencyMs": latency}, "worker": worker, "queues": queues}
 
 
 def openapi(runtime):
