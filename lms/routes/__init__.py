@@ -1,4 +1,8 @@
-"""The route table: every URL of the service on one screen.
+"""The route table: every URL of the service in one list, grouped by area.
+
+Each area module (``catalog``, ``learning``, ...) holds its thin handlers and the schemas of their
+input; this list says which URL reaches which handler, who may call it, and how (body and query
+schemas, CSRF, caching, media types).
 
 ``who``: anyone · user (signed in) · staff (instructor or admin) · admin. The app registers
 its routes from this list, the guard reads ``who`` from it, ``/api/openapi.json`` is built
@@ -44,6 +48,126 @@ ROUTES = [
     R("GET", "/api/user/me", accounts.me, "user", "The signed-in user"),
     R("PATCH", "/api/admin/users/<id>", accounts.update_user, "admin", "Change a user's role or disable them",
       body=accounts.USER_CHANGES),
-    *[R(m, p, h, w, s, **kw) for area in (catalog, learning, submissions, payments, certificates, credentials, admin)
-      for m, p, h, w, s, kw in area.ROUTES],
+    # catalog
+    R("GET", "/api/courses", catalog.list_courses, "anyone",
+      "Published courses: search, filter by tag and price, sort, paginate",
+      query=catalog.CATALOG_QUERY, cache="courses"),
+    R("GET", "/api/courses/<slug>", catalog.get_course, "anyone",
+      "A course's modules and lessons; content only for preview lessons",
+      cache="courses"),
+    R("GET", "/api/admin/courses", catalog.list_all_courses, "staff",
+      "Every course in any status: search, filter, paginate",
+      query=catalog.ADMIN_QUERY),
+    R("POST", "/api/admin/courses", catalog.create_course, "staff",
+      "Create a course (draft unless told otherwise)",
+      body=catalog.courses.COURSE, invalidates=("courses",)),
+    R("GET", "/api/admin/courses/<id>", catalog.get_course_for_editing, "staff",
+      "A course with every lesson's content, for the editor"),
+    R("PUT", "/api/admin/courses/<id>", catalog.update_course, "staff",
+      "Change the fields named in the body; modules are replaced whole",
+      body=catalog.courses.CHANGES, invalidates=("courses",)),
+    R("DELETE", "/api/admin/courses/<id>", catalog.remove_course, "staff",
+      "Archive a course with enrollments, delete one without",
+      invalidates=("courses",)),
+
+    # learning
+    R("POST", "/api/enroll", learning.enroll, "user",
+      "Enroll in a course (free, simulated or Razorpay payment)",
+      body=learning.ENROLL),
+    R("GET", "/api/enrollments", learning.my_enrollments, "user",
+      "Own enrollments with course and progress",
+      query=learning.PAGED),
+    R("GET", "/api/courses/<slug>/lessons/<lessonId>", learning.lesson, "anyone",
+      "A lesson's content: preview lessons for anyone, others for the enrolled and staff"),
+    R("POST", "/api/progress/complete-lesson", learning.complete_lesson, "user",
+      "Mark a lesson done; may create the certificate",
+      body=learning.COMPLETE),
+    R("GET", "/api/progress/<courseId>", learning.course_progress, "user",
+      "Completed lessons and percentage"),
+    R("GET", "/api/user/certificates", learning.my_certificates, "user",
+      "Own certificates"),
+
+    # submissions
+    R("POST", "/api/submissions", submissions.submit, "user",
+      "Submit a project: JSON {courseId, submissionUrl}, or multipart/form-data with fields courseId, "
+      "submissionUrl? and up to 5 files (field 'files', 10 MB each; PDF, ZIP, PNG, JPEG or UTF-8 text by "
+      "their bytes)",
+      body=submissions.SUBMIT),
+    R("GET", "/api/submissions", submissions.my_submissions, "user",
+      "Own submissions, newest first",
+      query=submissions.MINE),
+    R("GET", "/api/admin/submissions", submissions.review_queue, "staff",
+      "Every student's submissions: filter by status, course, student; oldest first for a review queue",
+      query=submissions.REVIEW_QUEUE),
+    R("POST", "/api/admin/verify-submission", submissions.verify, "staff",
+      "Approve or reject a pending submission, once; approval may create the certificate",
+      body=submissions.VERIFY),
+    R("GET", "/files/<key:path>", submissions.serve_file, "anyone",
+      "A stored file (local storage only): PDFs and images inline, anything else as a download",
+      tags=("files",), media=("application/pdf", "image/png", "image/jpeg", "application/zip", "text/plain",
+      "application/octet-stream")),
+
+    # payments
+    R("POST", "/api/payments/verify", payments.verify, "user",
+      "Confirm a Razorpay Checkout payment with its handler's response; activates the enrollment",
+      body=payments.VERIFY),
+    R("POST", "/api/payments/webhook", payments.webhook, "anyone",
+      "Razorpay webhook (X-Razorpay-Signature over the raw body): payments, orders, refunds",
+      csrf=False),
+
+    # certificates
+    R("GET", "/api/certificates/<certId>", certificates.verify, "anyone",
+      "Public verification: status (active, pending, expired, revoked with date and reason), names, dates, "
+      "PDF, hash, and a LinkedIn Add-to-Profile link for an active certificate",
+      cache="certificates"),
+    R("GET", "/verify", certificates.verify_form, "anyone",
+      "HTML: the verification form (?certId= redirects to its page)",
+      tags=("certificates",), media=("text/html",)),
+    R("GET", "/verify/<certId>", certificates.verify_page, "anyone",
+      "HTML: a certificate's verification page with its status and a preview of the PDF",
+      tags=("certificates",), media=("text/html",), cache="certificates"),
+    R("GET", "/api/admin/certificates", certificates.list_certificates, "staff",
+      "Certificates with their real status (failed ones included), attempts and last error",
+      query=certificates.ADMIN_QUERY),
+    R("POST", "/api/admin/certificates/<certId>/revoke", certificates.revoke, "admin",
+      "Revoke a certificate; it stays verifiable and says so",
+      body=certificates.REVOKE, invalidates=("certificates",)),
+    R("POST", "/api/admin/certificates/<certId>/issue", certificates.reissue, "staff",
+      "Re-render a certificate under the same id (new PDF and hash); {restore: true} reinstates a revoked one",
+      body=certificates.REISSUE, invalidates=("certificates",)),
+    R("GET", "/api/user/notifications", certificates.my_notifications, "user",
+      "Own notifications, newest first",
+      query=certificates.NOTIFICATIONS),
+    R("POST", "/api/user/notifications/read", certificates.mark_read, "user",
+      "Mark notifications read (all when no ids)",
+      body=certificates.MARK_READ),
+
+    # credentials
+    R("GET", "/.well-known/jwks.json", credentials.jwks, "anyone",
+      "The public keys credentials are signed with (JWK Set; retired keys stay listed)",
+      tags=("credentials",), schema=credentials.JWKS),
+    R("GET", "/api/certificates/<certId>/credential", credentials.credential, "anyone",
+      "An issued certificate as an Open Badges 3.0 credential signed as a VC-JWT: {credential, jwt}, or the"
+      " compact JWT alone with Accept: application/vc+jwt or ?format=jwt",
+      query=credentials.CREDENTIAL_QUERY, media=("application/json", "application/vc+jwt")),
+    R("GET", "/api/certificates/<certId>/status", credentials.status, "anyone",
+      "A certificate's status right now (active, revoked, expired, pending): a credential's credentialStatus"),
+    R("POST", "/api/certificates/verify-pdf", credentials.verify_pdf, "anyone",
+      "Whether an uploaded PDF (multipart/form-data, field 'file', at most 5 MB) is exactly one of our "
+      "certificates: {match, certificate?}",
+      csrf=False),
+
+    # admin
+    R("GET", "/api/admin/students", admin.list_students, "staff",
+      "Students: search by name or e-mail, counts of enrollments, completions and certificates; CSV",
+      query=admin.STUDENTS, media=("application/json", "text/csv")),
+    R("GET", "/api/admin/enrollments", admin.list_enrollments, "staff",
+      "Enrollments: filter by course, student, status and date; sort; CSV",
+      query=admin.ENROLLMENTS, media=("application/json", "text/csv")),
+    R("GET", "/api/admin/analytics", admin.show_analytics, "staff",
+      "Totals and per-day series of enrollments, completions, certificates, revenue; top courses",
+      query=admin.ANALYTICS),
+    R("GET", "/api/admin/logs", admin.list_logs, "admin",
+      "The audit trail, newest first: filter by action, actor, target, request and date",
+      query=admin.LOGS),
 ]

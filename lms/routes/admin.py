@@ -61,18 +61,3 @@ def show_analytics(db, query):
 
 def list_logs(db, query):
     return reports.audit_entries(db, **_range(query), **query)
-
-
-ROUTES = [
-    ("GET", "/api/admin/students", list_students, "staff",
-     "Students: search by name or e-mail, counts of enrollments, completions and certificates; CSV",
-     dict(query=STUDENTS, media=CSV)),
-    ("GET", "/api/admin/enrollments", list_enrollments, "staff",
-     "Enrollments: filter by course, student, status and date; sort; CSV",
-     dict(query=ENROLLMENTS, media=CSV)),
-    ("GET", "/api/admin/analytics", show_analytics, "staff",
-     "Totals and per-day series of enrollments, completions, certificates, revenue; top courses",
-     dict(query=ANALYTICS)),
-    ("GET", "/api/admin/logs", list_logs, "admin",
-     "The audit trail, newest first: filter by action, actor, target, request and date", dict(query=LOGS)),
-]

@@ -1,9 +1,5 @@
 """The course catalog for everyone, and course authoring for staff.
 
-``ROUTES`` lists this area's rows of the route table as plain tuples
-``(method, path, handler, who, summary, options)``; ``lms.routes`` turns them into ``Route``s
-(importing ``Route`` here would be circular).
-
 Path ids that are not course ids (wrong length, not hex) are not special-cased: they match no
 course, so they are the same 404 ``not_found`` as an id that was deleted.
 """
@@ -46,23 +42,3 @@ def update_course(db, id, body, actor):
 
 def remove_course(db, id, actor):
     return {"id": id, "outcome": courses.remove(db, id, actor)}
-
-
-ROUTES = [
-    ("GET", "/api/courses", list_courses, "anyone",
-     "Published courses: search, filter by tag and price, sort, paginate",
-     dict(query=CATALOG_QUERY, cache="courses")),
-    ("GET", "/api/courses/<slug>", get_course, "anyone",
-     "A course's modules and lessons; content only for preview lessons", dict(cache="courses")),
-    ("GET", "/api/admin/courses", list_all_courses, "staff",
-     "Every course in any status: search, filter, paginate", dict(query=ADMIN_QUERY)),
-    ("POST", "/api/admin/courses", create_course, "staff",
-     "Create a course (draft unless told otherwise)", dict(body=courses.COURSE, invalidates=("courses",))),
-    ("GET", "/api/admin/courses/<id>", get_course_for_editing, "staff",
-     "A course with every lesson's content, for the editor", {}),
-    ("PUT", "/api/admin/courses/<id>", update_course, "staff",
-     "Change the fields named in the body; modules are replaced whole",
-     dict(body=courses.CHANGES, invalidates=("courses",))),
-    ("DELETE", "/api/admin/courses/<id>", remove_course, "staff",
-     "Archive a course with enrollments, delete one without", dict(invalidates=("courses",))),
-]

@@ -138,27 +138,3 @@ def my_notifications(db, user, query):
 
 def mark_read(db, user, body):
     return {"marked": notifications.mark_read(db, user["id"], body.get("ids"))}
-
-
-ROUTES = [
-    ("GET", "/api/certificates/<certId>", verify, "anyone",
-     "Public verification: status (active, pending, expired, revoked with date and reason), names, dates, "
-     "PDF, hash, and a LinkedIn Add-to-Profile link for an active certificate", dict(cache="certificates")),
-    ("GET", "/verify", verify_form, "anyone", "HTML: the verification form (?certId= redirects to its page)",
-     dict(tags=("certificates",), media=("text/html",))),
-    ("GET", "/verify/<certId>", verify_page, "anyone",
-     "HTML: a certificate's verification page with its status and a preview of the PDF",
-     dict(tags=("certificates",), media=("text/html",), cache="certificates")),
-    ("GET", "/api/admin/certificates", list_certificates, "staff",
-     "Certificates with their real status (failed ones included), attempts and last error",
-     dict(query=ADMIN_QUERY)),
-    ("POST", "/api/admin/certificates/<certId>/revoke", revoke, "admin",
-     "Revoke a certificate; it stays verifiable and says so", dict(body=REVOKE, invalidates=("certificates",))),
-    ("POST", "/api/admin/certificates/<certId>/issue", reissue, "staff",
-     "Re-render a certificate under the same id (new PDF and hash); {restore: true} reinstates a revoked one",
-     dict(body=REISSUE, invalidates=("certificates",))),
-    ("GET", "/api/user/notifications", my_notifications, "user", "Own notifications, newest first",
-     dict(query=NOTIFICATIONS)),
-    ("POST", "/api/user/notifications/read", mark_read, "user", "Mark notifications read (all when no ids)",
-     dict(body=MARK_READ)),
-]

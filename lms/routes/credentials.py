@@ -92,20 +92,3 @@ def _uploaded_file(request):
     if len(found) != 1:
         raise ValidationError({"file": "is required" if not found else "give one file at a time"})
     return found[0]
-
-
-ROUTES = [
-    ("GET", "/.well-known/jwks.json", jwks, "anyone",
-     "The public keys credentials are signed with (JWK Set; retired keys stay listed)",
-     dict(tags=("credentials",), schema=JWKS)),
-    ("GET", "/api/certificates/<certId>/credential", credential, "anyone",
-     "An issued certificate as an Open Badges 3.0 credential signed as a VC-JWT: "
-     "{credential, jwt}, or the compact JWT alone with Accept: application/vc+jwt or ?format=jwt",
-     dict(query=CREDENTIAL_QUERY, media=("application/json", credentials.MEDIA_TYPE))),
-    ("GET", "/api/certificates/<certId>/status", status, "anyone",
-     "A certificate's status right now (active, revoked, expired, pending): a credential's "
-     "credentialStatus", {}),
-    ("POST", "/api/certificates/verify-pdf", verify_pdf, "anyone",
-     "Whether an uploaded PDF (multipart/form-data, field 'file', at most 5 MB) is exactly one of "
-     "our certificates: {match, certificate?}", dict(csrf=False)),
-]

@@ -57,17 +57,3 @@ def course_progress(db, user, courseId):
 
 def my_certificates(runtime, user):
     return {"items": certificates.mine(runtime.db, user["id"], runtime.settings.public_url)}
-
-
-ROUTES = [
-    ("POST", "/api/enroll", enroll, "user", "Enroll in a course (free, simulated or Razorpay payment)",
-     dict(body=ENROLL)),
-    ("GET", "/api/enrollments", my_enrollments, "user", "Own enrollments with course and progress",
-     dict(query=PAGED)),
-    ("GET", "/api/courses/<slug>/lessons/<lessonId>", lesson, "anyone",
-     "A lesson's content: preview lessons for anyone, others for the enrolled and staff", {}),
-    ("POST", "/api/progress/complete-lesson", complete_lesson, "user",
-     "Mark a lesson done; may create the certificate", dict(body=COMPLETE)),
-    ("GET", "/api/progress/<courseId>", course_progress, "user", "Completed lessons and percentage", {}),
-    ("GET", "/api/user/certificates", my_certificates, "user", "Own certificates", {}),
-]

@@ -28,13 +28,3 @@ def webhook(runtime, actor):
         runtime.db, runtime.settings, read_body(request, runtime.settings.max_body_bytes),
         header("HTTP_X_RAZORPAY_SIGNATURE"), header("HTTP_X_RAZORPAY_EVENT_ID"), actor)
     return {"outcome": outcome}
-
-
-ROUTES = [
-    ("POST", "/api/payments/verify", verify, "user",
-     "Confirm a Razorpay Checkout payment with its handler's response; activates the enrollment",
-     dict(body=VERIFY)),
-    ("POST", "/api/payments/webhook", webhook, "anyone",
-     "Razorpay webhook (X-Razorpay-Signature over the raw body): payments, orders, refunds",
-     dict(csrf=False)),
-]

@@ -134,22 +134,3 @@ def serve_file(runtime, key):
     return bottle.static_file(path.name, root=str(path.parent), mimetype=content_type,
                               download=False if inline else path.name,
                               headers={**headers, "Cache-Control": FILE_CACHE})
-
-
-ROUTES = [
-    ("POST", "/api/submissions", submit, "user",
-     "Submit a project: JSON {courseId, submissionUrl}, or multipart/form-data with fields courseId, "
-     "submissionUrl? and up to 5 files (field 'files', 10 MB each; PDF, ZIP, PNG, JPEG or UTF-8 text "
-     "by their bytes)", dict(body=SUBMIT)),
-    ("GET", "/api/submissions", my_submissions, "user", "Own submissions, newest first", dict(query=MINE)),
-    ("GET", "/api/admin/submissions", review_queue, "staff",
-     "Every student's submissions: filter by status, course, student; oldest first for a review queue",
-     dict(query=REVIEW_QUEUE)),
-    ("POST", "/api/admin/verify-submission", verify, "staff",
-     "Approve or reject a pending submission, once; approval may create the certificate",
-     dict(body=VERIFY)),
-    ("GET", "/files/<key:path>", serve_file, "anyone",
-     "A stored file (local storage only): PDFs and images inline, anything else as a download",
-     dict(tags=("files",), media=("application/pdf", "image/png", "image/jpeg", "application/zip",
-                                  "text/plain", "application/octet-stream"))),
-]
