@@ -64,11 +64,11 @@ def fake_wkhtmltopdf(directory, script):
 
 
 
-def fresh_lookup_window(needed=15):
-    """Wait, when the current window of the public lookup limit has less than ``needed``
-    seconds left, for the next one: the counts are per fixed window, so a burst straddling two
-    windows would never reach the limit."""
-    window = ratelimit.RULES["certificate-ip"][1]
+def fresh_window(rule="certificate-ip", needed=15):
+    """Wait, when the current window of ``rule`` has less than ``needed`` seconds left, for the
+    next one: the counts are per fixed window, so a burst straddling two windows would never
+    reach the limit."""
+    window = ratelimit.RULES[rule][1]
     left = window - time.time() % window
     if left < needed:
         time.sleep(left + 0.1)
@@ -86,10 +86,3 @@ def stored_pdf(settings, cert):
     from lms import storage
     return storage.storage(settings).get(cert["storageKey"])
 
-
-def fresh_window(rule, needed=15):
-    """``fresh_lookup_window`` for any rate-limit rule."""
-    window = ratelimit.RULES[rule][1]
-    left = window - time.time() % window
-    if left < needed:
-        time.sleep(left + 0.1)

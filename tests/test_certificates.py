@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from certificate_helpers import (WORKER, drain, fake_wkhtmltopdf, fresh_lookup_window, make_due, pdf_text,
+from certificate_helpers import (WORKER, drain, fake_wkhtmltopdf, fresh_window, make_due, pdf_text,
                                  pending_certificate)
 from conftest import browser
 from doubles import cloudinary_double  # noqa: F401  (a fixture)
@@ -220,7 +220,7 @@ def test_public_lookups_that_reach_the_database_are_rate_limited_per_ip(client, 
     # The limit is against enumeration: unknown ids always count; a known certificate's answer
     # is served from the short cache, so repeated lookups of it cost the database nothing.
     cert = pending_certificate(db, settings)
-    fresh_lookup_window()
+    fresh_window()
     client.get(f"/api/certificates/{cert['certId']}")
     for n in range(119):
         client.get(f"/api/certificates/CERT-{n:010d}", status=404)

@@ -8,7 +8,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from certificate_helpers import fresh_lookup_window, issued_certificate, pending_certificate, stored_pdf
+from certificate_helpers import fresh_window, issued_certificate, pending_certificate, stored_pdf
 from conftest import browser
 from factories import create_course
 from lms import credentials
@@ -259,7 +259,7 @@ def test_a_revoked_credential_still_verifies_and_its_status_says_revoked(signed_
 
 def test_credential_and_status_lookups_count_towards_the_lookup_limit(client, db, settings):
     cert = issued_certificate(db, settings)
-    fresh_lookup_window()
+    fresh_window()
     for n in range(120):
         client.get(f"/api/certificates/{cert['certId']}/{'credential' if n % 2 else 'status'}")
     for path in ("/credential", "/status", ""):

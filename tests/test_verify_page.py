@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from certificate_helpers import drain, fresh_lookup_window, pending_certificate
+from certificate_helpers import drain, fresh_window, pending_certificate
 from conftest import browser, wait_until
 from factories import create_course, create_user
 from lms.db import free_port
@@ -101,7 +101,7 @@ def test_the_form_redirects_to_the_certificate_page(client, db, settings):
 
 def test_page_lookups_are_rate_limited_with_an_html_answer(client, db, settings):
     cert = pending_certificate(db, settings)
-    fresh_lookup_window()
+    fresh_window()
     for n in range(120):  # unknown ids always reach the database, so they always count
         client.get(f"/verify/CERT-{n:010d}", status=404)
     page = client.get(f"/verify/{cert['certId']}", status=429)
