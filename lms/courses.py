@@ -130,9 +130,10 @@ def lesson_count(course):
 
 
 def find_lesson(course, module_id, lesson_id):
-    """(module, lesson) when the lesson is in that module of the course, else None."""
+    """(module, lesson) when the lesson is in that module of the course (in any module when
+    ``module_id`` is None), else None."""
     for module in course.get("modules", []):
-        if module["id"] == module_id:
+        if module_id in (None, module["id"]):
             for lesson in module["lessons"]:
                 if lesson["id"] == lesson_id:
                     return module, lesson

@@ -9,7 +9,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from . import audit, courses
-from .db import iso, new_id, now
+from .db import iso, new_id, now, paginate
 from .errors import Conflict, Forbidden, NotFound
 
 STATUSES = ("pending", "active", "cancelled", "refunded")
@@ -150,10 +150,10 @@ def require_active(db, user_id, course_id):
 
 
 def mine(db, user_id, page, limit):
-    found = list(db.enrollments.find({"userId": user_id}).sort([("enrolledAt", -1), ("_id", -1)])
-                 .skip((page - 1) * limit).limit(limit))
+    listing = paginate(db.enrollments, {"userId": user_id}, [("enrolledAt", -1)], page, limit, lambda e: e)
+    found = listing["items"]
     titles = {c["_id"]: c for c in db.courses.find({"_id": {"$in": [e["courseId"] for e in found]}},
                                                     {"title": 1, "slug": 1})}
-    return {"items": [public(e, titles.get(e["courseId"], {"_id": e["courseId"], "title": None, "slug": None}))
-                      for e in found],
-            "page": page, "limit": limit, "total": db.enrollments.count_documents({"userId": user_id})}
+    listing["items"] = [public(e, titles.get(e["courseId"], {"_id": e["courseId"], "title": None, "slug": None}))
+                        for e in found]
+    return listing

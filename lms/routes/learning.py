@@ -24,7 +24,7 @@ def my_enrollments(db, user, query):
 
 def lesson(db, slug, lessonId, user):
     course = courses.get_by_slug(db, slug, include_unpublished=bool(user and user["role"] != "student"))
-    found = next(((m, l) for m in course["modules"] for l in m["lessons"] if l["id"] == lessonId), None)
+    found = courses.find_lesson(course, None, lessonId)
     if not found:
         raise NotFound("Lesson not found")
     module, item = found
