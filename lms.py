@@ -20,21 +20,21 @@ from lms import logs  # noqa: E402
 from lms.config import ConfigError, Settings  # noqa: E402
 from lms.db import DatabaseUnavailable  # noqa: E402
 from lms.errors import LMSError  # noqa: E402
-from lms.server import StartupError  # noqa: E402
+from lms.web.server import StartupError  # noqa: E402
 
 log = logging.getLogger("lms")
 
 
 def start_worker(runtime):
-    from lms import tasks
-    from lms.jobs import Worker
-    runtime.worker = tasks.schedule(Worker(runtime), runtime).start()
+    from lms.worker import runner, schedule
+    worker = runner.Worker(runtime.db, runtime.settings.worker_concurrency)
+    runtime.worker = schedule.schedule(worker, runtime).start()
     return runtime.worker
 
 
 def serve(runtime, args):
-    from lms import server
-    from lms.app import create_app
+    from lms.web import server
+    from lms.web.app import create_app
     if runtime.settings.worker:
         start_worker(runtime)
     settings = runtime.settings
@@ -55,7 +55,8 @@ def worker(runtime, args):
 
 
 def create_admin(runtime, args):
-    from lms import schema, users
+    from lms import schema
+    from lms.accounts import users
     from lms.audit import SYSTEM
     password = args.password or getpass.getpass("Password for the new admin: ")
     fields = schema.Obj(name=schema.Str(min=1, max=100), email=schema.Email(),
@@ -67,7 +68,7 @@ def create_admin(runtime, args):
 
 
 def seed_demo(runtime, args):
-    from lms import demo
+    from lms.learning import demo
     created = demo.seed(runtime.db)
     print(f"created {len(created)} demo courses: {', '.join(created)}" if created
           else "the demo courses are already there")
@@ -100,7 +101,7 @@ def verify_credential(args):
     import urllib.request
     from pathlib import Path
 
-    from lms import credentials
+    from lms.certificates import badges as credentials
 
     def read(source):
         if source.startswith(("http://", "https://")):

@@ -263,9 +263,9 @@ def _pem(name, value, private):
     value = value.replace("\\n", "\n").strip()
     if not value:
         return ""
-    from . import credentials
+    from .certificates.badges import parse_keys
     try:
-        credentials.parse_keys(value, private=private)
+        parse_keys(value, private=private)
     except ValueError as exc:
         raise ConfigError(f"{name}: {exc}") from None
     return value

@@ -16,8 +16,19 @@ gets a bare 500 (or 503 when the database is unreachable), never a traceback.
     ├── PayloadTooLarge       413 payload_too_large
     ├── UnsupportedMediaType  415 unsupported_media_type
     ├── RateLimited           429 rate_limited (Retry-After)
-    ├── BadGateway            502 (an upstream service failed)
+    ├── BadGateway            502 (an upstream service answered nonsense)
     └── ServiceUnavailable    503 (a dependency is down or not configured)
+
+    OutsideServiceError       an outside service failed: no HTTP status of its own
+    ├── RazorpayUnavailable   Razorpay down, slow or answering errors
+    ├── RazorpayRejected      Razorpay refused the request (keys, amounts)
+    ├── StorageError          the file storage failed (disk, network, credentials)
+    ├── MailError             a message could not be built or delivered
+    └── RenderError           the PDF renderer failed (missing, timed out, crashed)
+
+The domain raises ``OutsideServiceError``s without knowing it is served over HTTP; the web layer
+(``lms.web.plugin.OUTSIDE``) decides what each one answers. Their text is for the log and is
+safe there (no secrets); clients get the answer the web layer chooses, never that text.
 
 This module imports nothing from the project, so every layer can use it.
 """
@@ -97,3 +108,27 @@ class BadGateway(LMSError):
 
 class ServiceUnavailable(LMSError):
     status, code = 503, "service_unavailable"
+
+
+class OutsideServiceError(Exception):
+    """An outside service failed; ``str(exc)`` says how, safe to log (never a secret)."""
+
+
+class RazorpayUnavailable(OutsideServiceError):
+    pass
+
+
+class RazorpayRejected(OutsideServiceError):
+    pass
+
+
+class StorageError(OutsideServiceError):
+    pass
+
+
+class MailError(OutsideServiceError):
+    pass
+
+
+class RenderError(OutsideServiceError):
+    pass

@@ -15,6 +15,7 @@ Decisions:
   replaced wherever they still appear (headers, query string, breadcrumbs, extras, contexts),
   as are JWT-shaped strings inside any text.
 """
+import contextvars
 import json
 import logging
 import re
@@ -22,20 +23,28 @@ import sys
 import time
 from urllib.parse import parse_qsl, urlencode
 
-import bottle
-
 log = logging.getLogger("lms.logs")
 FILTERED = "[Filtered]"
 SENSITIVE = re.compile(r"pass(word|wd)?|token|secret|cookie|authori[sz]ation|csrf|xsrf|session|"
                        r"signature|api[-_]?key|credential|dsn", re.I)
 JWT = re.compile(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*")
+# The WSGI environ of the request this greenlet is handling (each greenlet has its own context).
+_REQUEST = contextvars.ContextVar("lms_request", default=None)
+
+
+def bind(environ):
+    """From now on, log lines of this greenlet carry this request's id and user id."""
+    _REQUEST.set(environ)
+
+
+def unbind():
+    _REQUEST.set(None)
 
 
 def request_context():
     """``{"requestId", "userId"}`` of the request this greenlet is handling, or ``{}``."""
-    try:
-        environ = bottle.request.environ
-    except RuntimeError:  # Bottle has not bound a request in this greenlet: not in a request
+    environ = _REQUEST.get()
+    if environ is None:  # not in a request: the worker, start-up
         return {}
     found = {"requestId": environ.get("lms.request_id"), "userId": environ.get("lms.user_id")}
     return {k: v for k, v in found.items() if v}

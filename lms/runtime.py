@@ -1,9 +1,30 @@
-"""What one process holds open: settings, the database (and the embedded server behind it)."""
+"""What one process holds open: settings, the database (and the embedded server behind it), and
+the adapters, each opened once here and handed to whatever uses it.
+
+    runtime.urls       links to this service (``lms.web.urls.Urls``, from the route table)
+    runtime.storage    file storage (local or Cloudinary)
+    runtime.mailer     the mail transport (outbox or SMTP)
+    runtime.keyring    the credential signing keys
+    runtime.razorpay   the Razorpay client, or None when Razorpay is off
+    runtime.renderer   the PDF renderer (wkhtmltopdf)
+    runtime.cache      the response cache of public reads
+    runtime.api_description   the OpenAPI document, built once from the route table
+    runtime.worker     the in-process worker, when this process runs one
+"""
 import logging
 
-from . import db as database, users
-from .cache import ResponseCache
+from . import db as database
+from .accounts import users
+from .adapters.mail import open_mailer
+from .adapters.razorpay import open_razorpay
+from .adapters.storage import open_storage
+from .adapters.wkhtmltopdf import Wkhtmltopdf
+from .certificates.badges import Keyring
 from .db import EmbeddedServer
+from .routes import ROUTES
+from .web.caching import ResponseCache
+from .web.openapi import describe
+from .web.urls import Urls
 
 log = logging.getLogger("lms")
 
@@ -14,8 +35,15 @@ class Runtime:
         self.client = client
         self.db = db
         self.embedded = embedded
-        self.worker = None  # the in-process worker, when this process runs one
+        self.worker = None
         self.cache = ResponseCache()
+        self.urls = Urls(ROUTES, settings.public_url)
+        self.storage = open_storage(settings, lambda key: self.urls.url_for("submissions_serve_file", key=key))
+        self.mailer = open_mailer(settings)
+        self.keyring = Keyring.from_settings(settings)
+        self.razorpay = open_razorpay(settings)
+        self.renderer = Wkhtmltopdf()
+        self.api_description = describe(ROUTES, settings)
 
     @classmethod
     def open(cls, settings):

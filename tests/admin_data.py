@@ -7,7 +7,7 @@ Each returns a plain document for ``insert_one``/``insert_many``.
 """
 from datetime import datetime, time, timedelta, timezone
 
-from lms.certificates import new_cert_id
+from lms.certificates.records import new_cert_id
 from lms.db import new_id
 
 DUMMY_HASH = "$2b$04$" + "x" * 53  # matches no password: these users cannot sign in

@@ -6,8 +6,9 @@ import tempfile
 import time
 from datetime import timedelta
 
-from factories import PASSWORD, create_course, create_user
-from lms import certificates, issuing, ratelimit
+from factories import PASSWORD, adapters, create_course, create_user
+from lms.certificates import issuing, records as certificates
+from lms.web import ratelimit
 from lms.audit import SYSTEM
 from lms.db import now
 from processes import call, cookies_from
@@ -23,12 +24,24 @@ def pending_certificate(db, settings, user=None, course=None, **user_fields):
     return cert
 
 
+def tools(settings):
+    """The adapters a certificate job takes, opened as a process opens them."""
+    runtime = adapters(settings)
+    return dict(storage=runtime.storage, renderer=runtime.renderer, urls=runtime.urls,
+                org_name=settings.org_name)
+
+
+def issue(db, settings, cert, worker_id=WORKER):
+    """One claimed certificate job, run here the way a worker slot runs it."""
+    return issuing.issue(db, cert, worker_id, **tools(settings))
+
+
 def drain(db, settings, worker_id=WORKER):
     """Run every due certificate job here, one after another, the way a worker slot does;
     returns the status each ended in."""
     statuses = []
     while cert := issuing.claim(db, worker_id):
-        statuses.append(issuing.issue(db, settings, cert, worker_id))
+        statuses.append(issue(db, settings, cert, worker_id))
     return statuses
 
 
@@ -68,7 +81,7 @@ def fresh_window(rule="certificate-ip", needed=15):
     """Wait, when the current window of ``rule`` has less than ``needed`` seconds left, for the
     next one: the counts are per fixed window, so a burst straddling two windows would never
     reach the limit."""
-    window = ratelimit.RULES[rule][1]
+    window = ratelimit.RULES[rule].window
     left = window - time.time() % window
     if left < needed:
         time.sleep(left + 0.1)
@@ -83,6 +96,5 @@ def issued_certificate(db, settings, user=None, course=None, **user_fields):
 
 def stored_pdf(settings, cert):
     """The bytes of a certificate's PDF, as the storage holds them."""
-    from lms import storage
-    return storage.storage(settings).get(cert["storageKey"])
+    return tools(settings)["storage"].get(cert["storageKey"])
 

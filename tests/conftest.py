@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lms import db as database  # noqa: E402
-from lms.app import create_app  # noqa: E402
+from lms.web.app import create_app  # noqa: E402
 from lms.config import Settings  # noqa: E402
 from lms.runtime import Runtime  # noqa: E402
 

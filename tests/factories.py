@@ -2,9 +2,17 @@
 import itertools
 
 from conftest import browser
-from lms import audit, courses, users
+from lms import audit
+from lms.accounts import users
+from lms.learning import courses
 
 PASSWORD = "correct horse battery"
+
+
+def adapters(settings):
+    """What a process opens for ``settings`` (storage, mailer, urls, renderer...), without a database."""
+    from lms.runtime import Runtime
+    return Runtime(settings, None, None)
 _numbers = itertools.count(1)
 
 

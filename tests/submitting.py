@@ -5,7 +5,7 @@ import zipfile
 from contextlib import contextmanager
 
 from factories import PASSWORD, create_course, create_user
-from lms.app import create_app
+from lms.web.app import create_app
 from lms.runtime import Runtime
 from processes import call, cookies_from
 

@@ -101,7 +101,7 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(app, db):
 
 
 def test_unknown_email_costs_a_hash_like_a_wrong_password(make_settings):
-    from lms.app import create_app
+    from lms.web.app import create_app
     from lms.runtime import Runtime
     runtime = Runtime.open(make_settings(LMS_BCRYPT_ROUNDS="10"))
     try:
@@ -396,7 +396,7 @@ def test_login_is_limited_per_email_with_retry_after_and_one_audit_entry(app, db
 
 
 def test_signup_is_limited_per_ip_and_the_proxy_header_counts_only_when_trusted(make_settings):
-    from lms.app import create_app
+    from lms.web.app import create_app
     from lms.runtime import Runtime
 
     def signups(settings, forwarded_for):

@@ -13,7 +13,7 @@ import admin_data as data
 from factories import create_course, create_user
 from lms.db import new_id
 from lms.routes import ROUTES
-from lms.web import UNSAFE_METHODS
+from lms.web.guard import UNSAFE_METHODS
 from processes import call, cookies_from
 
 STUDENTS, ENROLLMENTS, LOGS = "/api/admin/students", "/api/admin/enrollments", "/api/admin/logs"

@@ -7,8 +7,8 @@ import pytest
 
 import admin_data as data
 from factories import create_course
-from lms.certificates import STATUSES as CERT_STATUSES
-from lms.enrollments import STATUSES as ENROLLMENT_STATUSES
+from lms.certificates.records import STATUSES as CERT_STATUSES
+from lms.learning.enrollments import STATUSES as ENROLLMENT_STATUSES
 
 ANALYTICS = "/api/admin/analytics"
 MS = timedelta(milliseconds=1)

@@ -12,18 +12,21 @@ from datetime import timedelta
 
 import pytest
 
-from certificate_helpers import (WORKER, drain, fake_wkhtmltopdf, fresh_window, make_due, pdf_text,
+from certificate_helpers import (WORKER, drain, fake_wkhtmltopdf, fresh_window, issue, make_due, pdf_text,
                                  pending_certificate)
 from conftest import browser
 from doubles import cloudinary_double  # noqa: F401  (a fixture)
-from factories import create_course, create_user
-from lms import issuing, jobs, mailqueue, storage
+from factories import adapters, create_course, create_user
+from lms.adapters.mail import queue as mailqueue
+from lms.certificates import issuing
+from lms.certificates.records import JOBS
+from lms.worker import queue as jobs
 from lms.db import now
-from lms.mail import Outbox
+from lms.adapters.mail import Outbox
 
 
 def stored_pdf(settings, cert):
-    return storage.storage(settings).get(cert["storageKey"])
+    return adapters(settings).storage.get(cert["storageKey"])
 
 
 def audits(db, action, cert):
@@ -147,13 +150,13 @@ def test_a_render_error_is_a_retry(db, settings, tmp_path, monkeypatch):
     assert drain(db, settings) == ["pending"]
     waiting = db.certificates.find_one({"_id": cert["_id"]})
     assert "RenderError" in waiting["lastError"] and "exited with code 3" in waiting["lastError"]
-    assert storage.storage(settings).path_for(f"certificates/{cert['certId']}.pdf") is None
+    assert adapters(settings).storage.path_for(f"certificates/{cert['certId']}.pdf") is None
 
 
 def test_a_job_whose_workers_keep_dying_is_failed_not_retried_for_ever(db, settings):
     cert = pending_certificate(db, settings)
     db.certificates.update_one({"_id": cert["_id"]}, {"$set": {
-        "status": "rendering", "attempts": jobs.MAX_ATTEMPTS, "claimedBy": "dead-worker",
+        "status": "rendering", "attempts": JOBS.max_attempts, "claimedBy": "dead-worker",
         "leaseUntil": now() - timedelta(seconds=1)}})
     assert drain(db, settings) == ["failed"]
     assert "worker stopped" in db.certificates.find_one({"_id": cert["_id"]})["lastError"]
@@ -167,7 +170,7 @@ def test_a_worker_that_lost_its_job_overwrites_nothing(db, settings):
     assert drain(db, settings) == ["active"]
     done = db.certificates.find_one({"_id": cert["_id"]})
 
-    assert issuing.issue(db, settings, late, "slow-worker") is None
+    assert issue(db, settings, late, "slow-worker") is None
     assert db.certificates.find_one({"_id": cert["_id"]}) == done
     assert hashlib.sha256(stored_pdf(settings, done)).hexdigest() == done["hash"], "its PDF was not replaced"
     assert len(audits(db, "certificate.issue", cert)) == 1 and db.mails.count_documents({}) == 1
@@ -281,10 +284,10 @@ def test_a_revocation_during_a_render_wins(signed_in, db, settings):
     cert = pending_certificate(db, settings)
     claimed = issuing.claim(db, WORKER)
     signed_in("admin").post_json(f"/api/admin/certificates/{cert['certId']}/revoke", {"reason": "Fraud"})
-    assert issuing.issue(db, settings, claimed, WORKER) is None
+    assert issue(db, settings, claimed) is None
     after = db.certificates.find_one({"_id": cert["_id"]})
     assert (after["status"], after["pdfUrl"]) == ("revoked", None)
-    assert storage.storage(settings).path_for(f"certificates/{cert['certId']}.pdf") is None
+    assert adapters(settings).storage.path_for(f"certificates/{cert['certId']}.pdf") is None
     assert audits(db, "certificate.issue", cert) == [] and db.mails.count_documents({}) == 0
 
 

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import pytest
 
 from factories import PASSWORD, create_course, create_user
-from lms import courses, demo
+from lms.learning import courses, demo
 from lms.db import new_id
 from processes import call, cookies_from
 

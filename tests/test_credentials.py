@@ -11,9 +11,11 @@ from cryptography.hazmat.primitives import serialization
 from certificate_helpers import fresh_window, issued_certificate, pending_certificate, stored_pdf
 from conftest import browser
 from factories import create_course
-from lms import credentials
+from lms.certificates import badges as credentials
 from lms.config import Settings, _new_signing_key
-from lms.credentials import CredentialError, Keyring
+from lms.certificates.badges import CredentialError, Keyring
+from lms.routes import ROUTES
+from lms.web.urls import Urls
 from processes import Service, call
 from submitting import app_with
 
@@ -29,7 +31,7 @@ def keyring(**env):
 
 
 def credential(**changes):
-    return credentials.build(cert={**CERT, **changes}, course=COURSE, public_url="https://lms.test",
+    return credentials.build(cert={**CERT, **changes}, course=COURSE, urls=Urls(ROUTES, "https://lms.test"),
                              org_name="Acme Academy")
 
 
@@ -90,7 +92,7 @@ def test_rotation_keeps_old_credentials_verifiable():
 
 def test_expiry_is_reported_not_hidden():
     ring = keyring(LMS_SIGNING_KEY=_new_signing_key())
-    cred = credentials.build(cert=CERT, course=COURSE, public_url="https://lms.test", org_name="Acme",
+    cred = credentials.build(cert=CERT, course=COURSE, urls=Urls(ROUTES, "https://lms.test"), org_name="Acme",
                              expires_at="2027-11-20T12:00:00.000Z")
     token = ring.sign(cred)
     claims, expired = credentials.verify(token, ring.jwks(), now=credentials._epoch("2027-11-20T11:59:59Z"))

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from certificate_helpers import drain, issued_certificate
 from factories import create_course
-from lms import certificates, credentials
+from factories import adapters
+from lms.certificates import badges as credentials, shapes as certificates
 from lms.db import iso, now
 
 
@@ -79,8 +80,9 @@ def test_the_boundary_instant_itself_is_expired_for_the_record_and_the_credentia
     millisecond = timedelta(milliseconds=1)
     assert certificates.public_status(cert, at=cert["expiresAt"] - millisecond) == "active"
     assert certificates.public_status(cert, at=cert["expiresAt"]) == "expired"
-    _, token = certificates.sign_credential(db, settings, cert)
-    jwks = credentials.Keyring.from_settings(settings).jwks()
+    opened = adapters(settings)
+    _, token = credentials.sign(db, opened.keyring, opened.urls, settings.org_name, cert)
+    jwks = opened.keyring.jwks()
     exp = int(cert["expiresAt"].timestamp())
     assert credentials.verify(token, jwks, now=exp - 1)[1] is False
     assert credentials.verify(token, jwks, now=exp)[1] is True

@@ -9,7 +9,7 @@ from aiosmtpd.controller import Controller
 
 from certificate_helpers import drain, pending_certificate
 from conftest import DatabaseServer, SECRET, wait_until
-from lms import mailqueue, mail
+from lms.adapters.mail import open_mailer, queue as mailqueue
 from lms.db import now
 from processes import Service, alive, call
 from test_mail import Recorder
@@ -84,7 +84,7 @@ def test_a_failing_mail_server_delays_the_mail_never_the_certificate(db, make_se
     settings = make_settings(LMS_SMTP_URL=f"smtp://127.0.0.1:{port}?starttls=0")
     cert = pending_certificate(db, settings)
     assert drain(db, settings) == ["active"]
-    transport = mail.mailer(settings)
+    transport = open_mailer(settings)
     assert mailqueue.deliver_due(db, transport, "test-worker") == 0  # nothing listens yet
     queued = db.mails.find_one({"ref.id": cert["_id"]})
     assert queued["status"] == "queued" and queued["attempts"] == 1 and queued["lastError"]

@@ -10,11 +10,12 @@ import pytest
 from conftest import browser
 from doubles import CloudinaryDouble, cloudinary_double  # noqa: F401 (a fixture)
 from factories import create_course, create_user, sign_in
-from lms import files
-from lms.app import create_app
+from lms.adapters.storage import kinds as files
+from lms.routes.files import serving
+from lms.web.app import create_app
 from lms.runtime import Runtime
-from lms.storage import storage
-from lms.submissions import MAX_UPLOAD_BYTES
+from factories import adapters
+from lms.learning.submissions import MAX_UPLOAD_BYTES
 from processes import call
 from submitting import (EXE, JPEG, PDF, PNG, TEXT, app_with, enrolled, session_headers, stored_files, upload,
                         zipped)
@@ -24,7 +25,7 @@ CHUNK = 1 << 20
 
 
 def put(settings, key, data):
-    storage(settings).put(key, data, None)
+    adapters(settings).storage.put(key, data, None)
     return f"/files/{key}"
 
 
@@ -116,8 +117,8 @@ def test_a_prefix_cut_inside_a_character_is_still_text_when_serving():
     cut = "नमस्ते".encode()[:-1]
     assert files.sniff(cut) is None
     assert files.sniff(cut, complete=False) == ("text/plain", "txt")
-    assert files.serving(cut)[:2] == ("text/plain", False)
-    assert files.serving(b"")[:2] == ("text/plain", False)
+    assert serving(cut)[:2] == ("text/plain", False)
+    assert serving(b"")[:2] == ("text/plain", False)
 
 
 @pytest.mark.parametrize("raw, shown", [

@@ -4,7 +4,7 @@ import time
 import pytest
 
 from conftest import DatabaseServer, browser, wait_until
-from lms.app import create_app
+from lms.web.app import create_app
 from lms.runtime import Runtime
 
 

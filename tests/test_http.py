@@ -67,7 +67,7 @@ def test_a_body_that_is_not_json_is_415(client):
 
 
 def test_an_oversized_body_is_413_before_it_is_read(make_settings):
-    from lms.app import create_app
+    from lms.web.app import create_app
     from lms.runtime import Runtime
     runtime = Runtime.open(make_settings(LMS_MAX_BODY_BYTES="2048"))
     try:
@@ -102,7 +102,7 @@ def test_unexpected_errors_are_a_bare_500_and_logged_with_the_request_id(client,
 
 
 def test_cors_only_for_configured_origins(make_settings):
-    from lms.app import create_app
+    from lms.web.app import create_app
     from lms.runtime import Runtime
     runtime = Runtime.open(make_settings(LMS_CORS_ORIGINS="https://app.example.com"))
     try:

@@ -45,7 +45,7 @@ def test_a_simulated_payment_activates_a_paid_course_in_development(signed_in, d
 
 def test_simulated_payments_are_refused_where_they_are_not_allowed(make_settings, db):
     from factories import sign_in
-    from lms.app import create_app
+    from lms.web.app import create_app
     from lms.runtime import Runtime
     runtime = Runtime.open(make_settings(LMS_ALLOW_SIMULATED_PAYMENTS="0"))
     try:

@@ -9,7 +9,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from lms.db import free_port
-from lms.mail import SMTP, MailError, Outbox, mailer
+from lms.adapters.mail import SMTP, Outbox, open_mailer as mailer
+from lms.errors import MailError
 
 # The test server speaks plain text on loopback on purpose; aiosmtpd warns about exactly that.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")

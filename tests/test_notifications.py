@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 from certificate_helpers import drain, pending_certificate
-from lms import notifications
+from lms.accounts import notifications
 from lms.db import new_id, now
 
 URL = "/api/user/notifications"

@@ -10,8 +10,10 @@ import pytest
 
 import admin_data as data
 from conftest import DatabaseServer, browser
-from lms import logs, mailqueue
-from lms.app import create_app
+from lms import logs
+from lms.adapters.mail import queue as mailqueue
+from lms.adapters.mail.messages import Message
+from lms.web.app import create_app
 from lms.db import new_id
 from lms.runtime import Runtime
 
@@ -49,7 +51,7 @@ def test_health_reports_queue_depths_and_the_oldest_waiting_ages(client, db):
                                  for status, seconds in (("pending", 120), ("pending", 30), ("rendering", 300),
                                                          ("failed", 9000), ("active", 99999))])
     for to in ("a@example.com", "b@example.com", "c@example.com"):
-        mailqueue.enqueue(db, to, "Hello", "text")
+        mailqueue.enqueue(db, to, Message("Hello", "text"))
     db.mails.update_one({"to": "a@example.com"}, {"$set": {"createdAt": ago(60)}})
     db.mails.update_one({"to": "c@example.com"}, {"$set": {"status": "failed"}})
     db.mails.insert_one({"_id": new_id(), "to": "d@example.com", "status": "sent", "createdAt": ago(5000)})

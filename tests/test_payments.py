@@ -10,8 +10,9 @@ import pytest
 from conftest import browser
 from doubles.razorpay import sign
 from factories import create_course, create_user, sign_in
-from lms import payments
-from lms.app import create_app
+from lms.adapters.razorpay import TIMEOUT
+from lms.payments import ledger, reconcile as reconciliation
+from lms.web.app import create_app
 from lms.db import now
 from lms.runtime import Runtime
 from payments_flow import ENROLL, VERIFY, WEBHOOK, audited, checkout, deliver, live_auth, race, state
@@ -139,11 +140,11 @@ def test_wrong_keys_are_refused_by_razorpay_as_502(make_settings, db, razorpay_d
 
 def test_a_slow_razorpay_times_out_as_502_and_a_retry_works(signed_in, db, razorpay_double):
     student, course = signed_in(), create_course(db)
-    razorpay_double.slow_next(payments.TIMEOUT[1] + 5)
+    razorpay_double.slow_next(TIMEOUT[1] + 5)
     started = time.monotonic()
     response = student.post_json(ENROLL, {"courseId": course["_id"]}, status=502)
     assert response.json["error"]["code"] == "razorpay_unavailable"
-    assert time.monotonic() - started < payments.TIMEOUT[1] + 2
+    assert time.monotonic() - started < TIMEOUT[1] + 2
     assert db.payments.count_documents({}) == 0
     assert student.post_json(ENROLL, {"courseId": course["_id"]}).json["order"]["id"]
 
@@ -198,7 +199,7 @@ def fifteen_minutes_pass(db):
 
 def test_reconciliation_waits_fifteen_minutes(signed_in, db, runtime, razorpay_double):
     checkout(signed_in, db)
-    assert payments.reconcile(db, runtime.settings) == 0
+    assert reconciliation.reconcile(db, runtime.razorpay) == 0
     assert razorpay_double.calls == [("POST", "/v1/orders")]
 
 
@@ -208,23 +209,23 @@ def test_reconciliation_applies_a_payment_the_webhook_never_delivered(signed_in,
     razorpay_double.pay(order["id"], status="failed")
     razorpay_double.pay(order["id"])  # the second attempt succeeded; no webhook arrived
     fifteen_minutes_pass(db)
-    assert payments.reconcile(db, runtime.settings) == 1
+    assert reconciliation.reconcile(db, runtime.razorpay) == 1
     row = db.payments.find_one()
     assert [h["status"] for h in row["history"]] == ["created", "failed", "captured"]
     assert (row["nextCheckAt"], db.enrollments.find_one()["status"]) == (None, "active")
     assert db.auditLogs.find_one({"action": "payment.captured"})["details"]["via"] == "reconcile"
     student.get(f"/api/courses/{course['slug']}/lessons/setup")
-    assert payments.reconcile(db, runtime.settings) == 0  # captured orders are not checked again
+    assert reconciliation.reconcile(db, runtime.razorpay) == 0  # captured orders are not checked again
     assert razorpay_double.calls.count(("GET", f"/v1/orders/{order['id']}/payments")) == 1
 
 
 def test_reconciliation_of_an_unpaid_order_backs_off_then_stops(signed_in, db, runtime, razorpay_double):
     checkout(signed_in, db)
     intervals = []
-    for _ in range(payments.MAX_CHECKS):
+    for _ in range(ledger.MAX_CHECKS):
         fifteen_minutes_pass(db)
         started = now()
-        assert payments.reconcile(db, runtime.settings) == 1
+        assert reconciliation.reconcile(db, runtime.razorpay) == 1
         row = db.payments.find_one()
         intervals.append(row["nextCheckAt"] and round((row["nextCheckAt"] - started).total_seconds() / 60))
     assert intervals == [30, 60, 120, 240, 360, 360, 360, 360, 360, None]
@@ -235,7 +236,7 @@ def test_reconciliation_finds_a_refund_too(signed_in, db, client, runtime, razor
     _, _, order, _ = checkout(signed_in, db)
     razorpay_double.refund(razorpay_double.pay(order["id"])["id"])
     fifteen_minutes_pass(db)
-    payments.reconcile(db, runtime.settings)
+    reconciliation.reconcile(db, runtime.razorpay)
     assert (db.payments.find_one()["status"], db.enrollments.find_one()["status"]) == ("refunded", "refunded")
 
 
@@ -245,18 +246,18 @@ def test_reconciliation_stops_when_razorpay_is_down_and_retries_a_minute_later(s
         checkout(signed_in, db)
     fifteen_minutes_pass(db)
     razorpay_double.fail_next(1, status=503)
-    assert payments.reconcile(db, runtime.settings) == 0
+    assert reconciliation.reconcile(db, runtime.razorpay) == 0
     assert len(razorpay_double.calls) == 4  # three orders, then one check that failed: the run stopped
     retry = sorted(row["nextCheckAt"] - now() for row in db.payments.find())
     assert retry[0] < timedelta(0) and retry[1] < timedelta(0)  # the two not reached are still due
-    assert timedelta(0) < retry[2] <= payments.CHECK_LEASE
+    assert timedelta(0) < retry[2] <= ledger.CHECK_LEASE
     assert [row["checks"] for row in db.payments.find()] == [0, 0, 0]
     fifteen_minutes_pass(db)
-    assert payments.reconcile(db, runtime.settings) == 3
+    assert reconciliation.reconcile(db, runtime.razorpay) == 3
 
 
 def test_reconciliation_does_nothing_without_razorpay(make_settings, db, razorpay_double):
-    assert payments.reconcile(db, make_settings()) == 0 and razorpay_double.calls == []
+    assert reconciliation.reconcile(db, None) == 0 and razorpay_double.calls == []
 
 
 def test_an_order_razorpay_does_not_know_backs_off_without_holding_up_the_others(signed_in, db, runtime,
@@ -266,7 +267,7 @@ def test_an_order_razorpay_does_not_know_backs_off_without_holding_up_the_others
     del razorpay_double.orders[lost["id"]]  # say, created under other keys
     razorpay_double.pay(order["id"])
     fifteen_minutes_pass(db)
-    assert payments.reconcile(db, runtime.settings) == 2
+    assert reconciliation.reconcile(db, runtime.razorpay) == 2
     unknown = db.payments.find_one({"orderId": lost["id"]})
     paid = db.payments.find_one({"orderId": order["id"]})
     assert (unknown["status"], unknown["checks"], paid["status"]) == ("created", 1, "captured")

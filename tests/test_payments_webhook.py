@@ -10,7 +10,7 @@ import pytest
 from certificate_helpers import fresh_window
 from conftest import browser
 from doubles.razorpay import sign
-from lms import payments
+from lms.payments import webhook as payments
 from factories import create_course
 from lms.db import now
 from payments_flow import (ENROLL, VERIFY, WEBHOOK, audited, checkout, deliver, first_webhook, live_auth,

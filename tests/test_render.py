@@ -5,7 +5,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lms.render import RenderError, render_html, render_pdf
+from lms.adapters.wkhtmltopdf import Wkhtmltopdf
+from lms.certificates.pdf import render_html
+from lms.errors import RenderError
+
+
+def render_pdf(page, timeout=60, binary=None):
+    return Wkhtmltopdf(binary, timeout).render(page)
 
 ISSUED = datetime(2026, 11, 27, 12, 30, tzinfo=timezone.utc)
 

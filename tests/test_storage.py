@@ -7,14 +7,21 @@ import pytest
 
 from doubles import CloudinaryDouble, cloudinary_double  # noqa: F401 (a fixture)
 from lms.db import free_port
-from lms.storage import CloudinaryStorage, LocalStorage, StorageError, check_key, storage
+from lms.adapters.storage import CloudinaryStorage, LocalStorage, check_key, open_storage
+from lms.errors import StorageError
+from lms.routes import ROUTES
+from lms.web.urls import Urls
+
+
+def storage(settings):
+    return open_storage(settings, lambda key: Urls(ROUTES, settings.public_url).url_for("submissions_serve_file", key=key))
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF"  # binary, every byte value
 
 
 @pytest.fixture
 def local(tmp_path):
-    return LocalStorage(tmp_path / "files", "https://lms.test/")
+    return LocalStorage(tmp_path / "files", lambda key: Urls(ROUTES, "https://lms.test/").url_for("submissions_serve_file", key=key))
 
 
 def test_local_is_the_default_and_cloudinary_takes_over_when_configured(make_settings):

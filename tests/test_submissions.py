@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from factories import create_course
-from lms.submissions import MAX_FILE_BYTES
+from lms.learning.submissions import MAX_FILE_BYTES
 from processes import call
 from submitting import (EXE, JPEG, PDF, PNG, REPO, TEXT, enrolled, nothing_stored, post_bytes,
                         session_headers, stored_files, upload, zipped)

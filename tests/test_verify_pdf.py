@@ -5,7 +5,7 @@ import pytest
 from certificate_helpers import drain, fresh_window, issued_certificate, stored_pdf
 from conftest import browser
 from factories import create_course
-from lms.routes.credentials import MAX_UPLOAD_BYTES
+from lms.routes.certificates import MAX_UPLOAD_BYTES
 from submitting import PNG, TEXT
 
 URL = "/api/certificates/verify-pdf"

@@ -16,7 +16,8 @@ from certificate_helpers import fake_wkhtmltopdf, make_due, pdf_text, pending_ce
 from conftest import wait_until
 from doubles import cloudinary_double  # noqa: F401  (a fixture)
 from factories import create_course, create_user
-from lms import storage, tasks
+from factories import adapters
+from lms.worker import schedule as tasks
 from lms.db import new_id, now
 from processes import Service, call
 from test_mail import smtp_server  # noqa: F401  (a fixture: a real SMTP server that demands AUTH)
@@ -52,7 +53,7 @@ def test_the_in_process_worker_issues_the_certificate_seconds_after_the_last_les
 
     _, public, _ = call("GET", f"{server.url}/api/certificates/{body['certId']}")
     assert public["status"] == "active"
-    pdf = storage.storage(settings).get(f"certificates/{body['certId']}.pdf")
+    pdf = adapters(settings).storage.get(f"certificates/{body['certId']}.pdf")
     assert hashlib.sha256(pdf).hexdigest() == public["hash"]
     assert "कुमार" in pdf_text(pdf) and body["certId"] in pdf_text(pdf)
 
@@ -105,7 +106,7 @@ def test_a_killed_worker_s_job_is_finished_by_another_once_its_lease_runs_out(db
         assert done and done["attempts"] == 2
         [issue] = db.auditLogs.find({"action": "certificate.issue", "targetId": cert["certId"]})
         assert f":{rescuer.process.pid}:" in issue["details"]["worker"]
-        pdf = storage.storage(settings).get(done["storageKey"])
+        pdf = adapters(settings).storage.get(done["storageKey"])
         assert hashlib.sha256(pdf).hexdigest() == done["hash"]
     finally:
         doomed.stop()

@@ -4,14 +4,16 @@ Each area module (``catalog``, ``learning``, ...) holds its thin handlers and th
 input; this list says which URL reaches which handler, who may call it, and how (body and query
 schemas, CSRF, caching, media types).
 
-``who``: anyone · user (signed in) · staff (instructor or admin) · admin. The app registers
-its routes from this list, the guard reads ``who`` from it, ``/api/openapi.json`` is built
-from it and the tests walk it, so none of them can drift from the others.
+``who``: anyone · user (signed in) · staff (instructor or admin) · admin. ``limit``: the rate
+limits (``lms.web.ratelimit.RULES``) each request is counted under. ``name``: the route's
+OpenAPI ``operationId``, which ``lms.web.urls`` builds links from. The app registers its
+routes from this list, the guard reads ``who`` from it, the plugin counts ``limit``,
+``/api/openapi.json`` is built from it and the tests walk it, so none of them can drift from the
+others.
 """
 from dataclasses import dataclass, field
 
-from . import (accounts, admin, catalog, certificates, credentials, learning, payments, submissions,
-               system)
+from . import accounts, admin, catalog, certificates, files, learning, payments, submissions, system
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,14 @@ class Route:
     media: tuple = ("application/json",)  # what a success may be answered in
     schema: dict = None  # the success body's JSON schema when it is not the {"ok": true, ...} envelope
     tags: tuple = field(default=())
+    limit: tuple = ()  # rate-limit rules, counted before the handler runs (not for cached answers)
+    name: str = None  # default: <area>_<handler>
+    html_errors: object = None  # (error, settings) -> page: how an HTML route answers an LMSError
+
+    def __post_init__(self):
+        if self.name is None:
+            area = self.handler.__module__.rsplit(".", 1)[-1]
+            object.__setattr__(self, "name", f"{area}_{self.handler.__name__}")
 
 
 R = Route
@@ -37,14 +47,15 @@ ROUTES = [
     R("GET", "/api/openapi.json", system.openapi, "anyone", "This API description"),
 
     R("POST", "/api/auth/signup", accounts.signup, "anyone", "Create an account and sign in",
-      body=accounts.SIGNUP, csrf=False),
-    R("POST", "/api/auth/login", accounts.login, "anyone", "Sign in", body=accounts.LOGIN, csrf=False),
+      body=accounts.SIGNUP, csrf=False, limit=("signup-ip",)),
+    R("POST", "/api/auth/login", accounts.login, "anyone", "Sign in", body=accounts.LOGIN, csrf=False,
+      limit=("login-ip", "login-email")),
     R("POST", "/api/auth/refresh", accounts.refresh, "anyone", "Rotate the session cookies"),
     R("POST", "/api/auth/logout", accounts.logout, "anyone", "End the session, clear the cookies"),
     R("POST", "/api/auth/forgot-password", accounts.forgot_password, "anyone",
-      "E-mail a password reset link", body=accounts.FORGOT, csrf=False),
+      "E-mail a password reset link", body=accounts.FORGOT, csrf=False, limit=("forgot-ip", "forgot-email")),
     R("POST", "/api/auth/reset-password", accounts.reset_password, "anyone",
-      "Set a new password with a reset link's token", body=accounts.RESET, csrf=False),
+      "Set a new password with a reset link's token", body=accounts.RESET, csrf=False, limit=("reset-ip",)),
     R("GET", "/api/user/me", accounts.me, "user", "The signed-in user"),
     R("PATCH", "/api/admin/users/<id>", accounts.update_user, "admin", "Change a user's role or disable them",
       body=accounts.USER_CHANGES),
@@ -84,8 +95,8 @@ ROUTES = [
       body=learning.COMPLETE),
     R("GET", "/api/progress/<courseId>", learning.course_progress, "user",
       "Completed lessons and percentage"),
-    R("GET", "/api/user/certificates", learning.my_certificates, "user",
-      "Own certificates"),
+    R("GET", "/api/user/certificates", certificates.my_certificates, "user",
+      "Own certificates", name="learning_my_certificates"),
 
     # submissions
     R("POST", "/api/submissions", submissions.submit, "user",
@@ -102,10 +113,10 @@ ROUTES = [
     R("POST", "/api/admin/verify-submission", submissions.verify, "staff",
       "Approve or reject a pending submission, once; approval may create the certificate",
       body=submissions.VERIFY),
-    R("GET", "/files/<key:path>", submissions.serve_file, "anyone",
+    R("GET", "/files/<key:path>", files.serve_file, "anyone",
       "A stored file (local storage only): PDFs and images inline, anything else as a download",
       tags=("files",), media=("application/pdf", "image/png", "image/jpeg", "application/zip", "text/plain",
-      "application/octet-stream")),
+      "application/octet-stream"), name="submissions_serve_file"),
 
     # payments
     R("POST", "/api/payments/verify", payments.verify, "user",
@@ -113,19 +124,20 @@ ROUTES = [
       body=payments.VERIFY),
     R("POST", "/api/payments/webhook", payments.webhook, "anyone",
       "Razorpay webhook (X-Razorpay-Signature over the raw body): payments, orders, refunds",
-      csrf=False),
+      csrf=False, limit=("webhook-ip",)),
 
     # certificates
     R("GET", "/api/certificates/<certId>", certificates.verify, "anyone",
       "Public verification: status (active, pending, expired, revoked with date and reason), names, dates, "
       "PDF, hash, and a LinkedIn Add-to-Profile link for an active certificate",
-      cache="certificates"),
+      cache="certificates", limit=("certificate-ip",)),
     R("GET", "/verify", certificates.verify_form, "anyone",
       "HTML: the verification form (?certId= redirects to its page)",
       tags=("certificates",), media=("text/html",)),
     R("GET", "/verify/<certId>", certificates.verify_page, "anyone",
       "HTML: a certificate's verification page with its status and a preview of the PDF",
-      tags=("certificates",), media=("text/html",), cache="certificates"),
+      tags=("certificates",), media=("text/html",), cache="certificates", limit=("certificate-ip",),
+      html_errors=certificates.verify_page_error),
     R("GET", "/api/admin/certificates", certificates.list_certificates, "staff",
       "Certificates with their real status (failed ones included), attempts and last error",
       query=certificates.ADMIN_QUERY),
@@ -135,27 +147,29 @@ ROUTES = [
     R("POST", "/api/admin/certificates/<certId>/issue", certificates.reissue, "staff",
       "Re-render a certificate under the same id (new PDF and hash); {restore: true} reinstates a revoked one",
       body=certificates.REISSUE, invalidates=("certificates",)),
-    R("GET", "/api/user/notifications", certificates.my_notifications, "user",
+    R("GET", "/api/user/notifications", accounts.my_notifications, "user",
       "Own notifications, newest first",
-      query=certificates.NOTIFICATIONS),
-    R("POST", "/api/user/notifications/read", certificates.mark_read, "user",
+      query=accounts.NOTIFICATIONS, name="certificates_my_notifications"),
+    R("POST", "/api/user/notifications/read", accounts.mark_read, "user",
       "Mark notifications read (all when no ids)",
-      body=certificates.MARK_READ),
+      body=accounts.MARK_READ, name="certificates_mark_read"),
 
     # credentials
-    R("GET", "/.well-known/jwks.json", credentials.jwks, "anyone",
+    R("GET", "/.well-known/jwks.json", certificates.jwks, "anyone",
       "The public keys credentials are signed with (JWK Set; retired keys stay listed)",
-      tags=("credentials",), schema=credentials.JWKS),
-    R("GET", "/api/certificates/<certId>/credential", credentials.credential, "anyone",
+      tags=("credentials",), schema=certificates.JWKS, name="credentials_jwks"),
+    R("GET", "/api/certificates/<certId>/credential", certificates.credential, "anyone",
       "An issued certificate as an Open Badges 3.0 credential signed as a VC-JWT: {credential, jwt}, or the"
       " compact JWT alone with Accept: application/vc+jwt or ?format=jwt",
-      query=credentials.CREDENTIAL_QUERY, media=("application/json", "application/vc+jwt")),
-    R("GET", "/api/certificates/<certId>/status", credentials.status, "anyone",
-      "A certificate's status right now (active, revoked, expired, pending): a credential's credentialStatus"),
-    R("POST", "/api/certificates/verify-pdf", credentials.verify_pdf, "anyone",
+      query=certificates.CREDENTIAL_QUERY, media=("application/json", "application/vc+jwt"),
+      limit=("certificate-ip",), name="credentials_credential"),
+    R("GET", "/api/certificates/<certId>/status", certificates.status, "anyone",
+      "A certificate's status right now (active, revoked, expired, pending): a credential's credentialStatus",
+      limit=("certificate-ip",), name="credentials_status"),
+    R("POST", "/api/certificates/verify-pdf", certificates.verify_pdf, "anyone",
       "Whether an uploaded PDF (multipart/form-data, field 'file', at most 5 MB) is exactly one of our "
       "certificates: {match, certificate?}",
-      csrf=False),
+      csrf=False, limit=("verify-pdf-ip",), name="credentials_verify_pdf"),
 
     # admin
     R("GET", "/api/admin/students", admin.list_students, "staff",

@@ -1,71 +1,64 @@
-"""Sign-up, sign-in, session refresh, sign-out, password reset, profile, admin user changes."""
-import secrets
-
+"""Sign-up, sign-in, session refresh, sign-out, password reset; the user's profile and
+notifications; admin changes to users."""
 import bottle
 
-from .. import audit, auth, ratelimit, sessions, users
-from ..auth import ACCESS_COOKIE, ACCESS_TTL, CSRF_COOKIE, REFRESH_COOKIE
+from ..accounts import notifications, resets, sessions, users
 from ..errors import Unauthenticated
-from ..schema import Bool, Email, Obj, Password, Str
+from ..schema import PAGE, Bool, Email, Id, List, Obj, Password, Query, Str
+from ..web import guard
 
 SIGNUP = Obj(name=Str(min=1, max=100), email=Email(), password=Password())
 LOGIN = Obj(email=Email(), password=Str(min=1, max=1000, strip=False))
 FORGOT = Obj(email=Email())
 RESET = Obj(token=Str(min=20, max=200), password=Password())
 USER_CHANGES = Obj(role=Str(choices=users.ROLES, required=False), disabled=Bool(required=False))
-REFRESH_PATH = "/api/auth"
+NOTIFICATIONS = Query(unread=Bool(required=False, description="true: only unread; false: only read"), **PAGE)
+MARK_READ = Obj(ids=List(Id(), min=1, max=100, required=False,
+                         description="The notifications to mark read; all of them when absent"))
 
 
-def signup(runtime, body, actor):
-    _limit(runtime.db, actor, "signup-ip", actor.ip)
-    user = users.create(runtime.db, **body, rounds=runtime.settings.bcrypt_rounds)
-    _start_session(runtime, user)
+def signup(db, settings, body):
+    user = users.create(db, **body, rounds=settings.bcrypt_rounds)
+    guard.start_session(db, settings, user)
     return {"_status": 201, "user": users.public(user)}
 
 
-def login(runtime, body, actor):
-    _limit(runtime.db, actor, "login-ip", actor.ip)
-    _limit(runtime.db, actor, "login-email", body["email"])
-    user = users.authenticate(runtime.db, body["email"], body["password"],
-                              rounds=runtime.settings.bcrypt_rounds)
-    _start_session(runtime, user)
+def login(db, settings, body):
+    user = users.authenticate(db, body["email"], body["password"], rounds=settings.bcrypt_rounds)
+    guard.start_session(db, settings, user)
     return {"user": users.public(user)}
 
 
-def refresh(runtime):
-    token = bottle.request.get_cookie(REFRESH_COOKIE)
+def refresh(db, settings):
+    request = bottle.request
+    token = request.get_cookie(guard.REFRESH_COOKIE)
     if not token:
         raise Unauthenticated("No session to refresh", code="session_expired")
     try:
-        user, next_token = sessions.rotate(runtime.db, token, **_client())
+        user, next_token = sessions.rotate(db, token, **guard.client(request))
     except Unauthenticated:
-        _clear_cookies(runtime.settings)
+        guard.clear_cookies(settings)
         raise
-    _set_cookies(runtime.settings, user, next_token, bottle.request.get_cookie(CSRF_COOKIE))
+    guard.set_cookies(settings, user, next_token, request.get_cookie(guard.CSRF_COOKIE))
     return {"user": users.public(user)}
 
 
-def logout(runtime):
-    token = bottle.request.get_cookie(REFRESH_COOKIE)
+def logout(db, settings):
+    token = bottle.request.get_cookie(guard.REFRESH_COOKIE)
     if token:
-        sessions.revoke_token_family(runtime.db, token)
-    _clear_cookies(runtime.settings)
+        sessions.revoke_token_family(db, token)
+    guard.clear_cookies(settings)
     return {}
 
 
-def forgot_password(runtime, body, actor):
-    db = runtime.db
-    _limit(db, actor, "forgot-ip", actor.ip)
-    _limit(db, actor, "forgot-email", body["email"])
-    users.request_password_reset(db, body["email"], reset_url=f"{runtime.settings.public_url}/reset-password")
+def forgot_password(db, urls, body):
+    resets.request(db, body["email"], lambda token: urls.frontend("reset-password", token=token))
     return {"message": "If an account exists for this e-mail, a reset link is on its way"}
 
 
-def reset_password(runtime, body, actor):
-    _limit(runtime.db, actor, "reset-ip", actor.ip)
-    users.reset_password(runtime.db, body["token"], body["password"],
-                         rounds=runtime.settings.bcrypt_rounds, actor=actor)
-    _clear_cookies(runtime.settings)
+def reset_password(db, settings, body, actor):
+    resets.reset(db, body["token"], body["password"], rounds=settings.bcrypt_rounds, actor=actor)
+    guard.clear_cookies(settings)
     return {"message": "Your password was changed; sign in with the new one"}
 
 
@@ -77,41 +70,9 @@ def update_user(db, id, body, actor):
     return {"user": users.public(users.update(db, id, body, actor))}
 
 
-def _limit(db, actor, rule, key):
-    """Count this request; the first one over a limit leaves an audit entry (a burst, not each)."""
-    ratelimit.hit(db, rule, key, on_trip=lambda: audit.record(
-        db, actor, "auth.rate_limited", "rateLimit", f"{rule}:{key}", rule=rule))
+def my_notifications(db, user, query):
+    return notifications.of(db, user["id"], **query)
 
 
-def _client():
-    request = bottle.request
-    return {"ip": request.environ.get("lms.client_ip"), "user_agent": request.get_header("User-Agent")}
-
-
-def _start_session(runtime, user):
-    token = sessions.start(runtime.db, user["_id"], **_client())
-    _set_cookies(runtime.settings, user, token, None)
-
-
-def _cookie_flags(settings, path="/"):
-    return {"path": path, "secure": settings.cookie_secure, "samesite": settings.cookie_samesite.lower()}
-
-
-def _set_cookies(settings, user, refresh_token, csrf_token):
-    response = bottle.response
-    response.set_cookie(ACCESS_COOKIE, auth.issue_access_token(user, settings.secret_key),
-                        httponly=True, max_age=int(ACCESS_TTL.total_seconds()), **_cookie_flags(settings))
-    response.set_cookie(REFRESH_COOKIE, refresh_token, httponly=True,
-                        max_age=int(sessions.REFRESH_TTL.total_seconds()),
-                        **_cookie_flags(settings, REFRESH_PATH))
-    # Readable by scripts on purpose: the frontend echoes it in X-XSRF-TOKEN.
-    response.set_cookie(CSRF_COOKIE, csrf_token or secrets.token_urlsafe(32),
-                        max_age=int(sessions.REFRESH_TTL.total_seconds()), **_cookie_flags(settings))
-
-
-def _clear_cookies(settings):
-    response = bottle.response
-    for name, path, httponly in ((ACCESS_COOKIE, "/", True), (REFRESH_COOKIE, REFRESH_PATH, True),
-                                 (CSRF_COOKIE, "/", False)):
-        response.set_cookie(name, "", max_age=0, expires=0, httponly=httponly,
-                            **_cookie_flags(settings, path))
+def mark_read(db, user, body):
+    return {"marked": notifications.mark_read(db, user["id"], body.get("ids"))}

@@ -1,13 +1,15 @@
 """The staff's reports: students, enrollments, analytics, and the audit trail (admins).
 
 Lists answer JSON pages, or a streamed CSV of every matching row with ``?format=csv`` or
-``Accept: text/csv`` (see ``lms.reports``). Time filters ``from`` and ``to`` take a UTC date or
-a time with its zone (``reports.Instant``); a malformed one, an unknown parameter or a ``limit``
+``Accept: text/csv`` (see ``lms.reports.exports``). Time filters ``from`` and ``to`` take a UTC date or
+a time with its zone (``lms.reports.Instant``); a malformed one, an unknown parameter or a ``limit``
 above 100 is a 400 naming the parameter.
 """
 import bottle
 
-from .. import analytics, enrollments, reports
+from .. import reports
+from ..learning import enrollments
+from ..reports import analytics, lists
 from ..schema import PAGE, Id, Query, Str
 
 CSV = ("application/json", "text/csv")
@@ -17,10 +19,10 @@ WHEN = {"from": reports.Instant(required=False, description="From this UTC date 
         "to": reports.Instant(end=True, required=False,
                               description="Before this time; a bare date includes that whole day")}
 STUDENTS = Query(q=Str(max=100, required=False, description="Part of the name or e-mail"),
-                 sort=Str(choices=reports.STUDENT_SORTS, default="newest"), **FORMAT, **PAGE)
+                 sort=Str(choices=lists.STUDENT_SORTS, default="newest"), **FORMAT, **PAGE)
 ENROLLMENTS = Query(courseId=Id(required=False), userId=Id(required=False),
                     status=Str(choices=enrollments.STATUSES, required=False),
-                    sort=Str(choices=reports.ENROLLMENT_SORTS, default="newest"), **WHEN, **FORMAT, **PAGE)
+                    sort=Str(choices=lists.ENROLLMENT_SORTS, default="newest"), **WHEN, **FORMAT, **PAGE)
 ANALYTICS = Query(**WHEN)
 LOGS = Query(action=Str(max=100, required=False), actorId=Str(max=64, required=False),
              targetType=Str(max=64, required=False), targetId=Str(max=200, required=False),
@@ -44,15 +46,15 @@ def _range(query):
 
 def list_students(db, query, actor):
     if _wants_csv(query):
-        return _download("students", reports.students_csv(db, actor, q=query.get("q"), sort=query["sort"]))
-    return reports.students(db, **query)
+        return _download("students", lists.students_csv(db, actor, q=query.get("q"), sort=query["sort"]))
+    return lists.students(db, **query)
 
 
 def list_enrollments(db, query, actor):
     if _wants_csv(query):
         query.pop("page"), query.pop("limit")
-        return _download("enrollments", reports.enrollments_csv(db, actor, **_range(query), **query))
-    return reports.enrollment_list(db, **_range(query), **query)
+        return _download("enrollments", lists.enrollments_csv(db, actor, **_range(query), **query))
+    return lists.enrollment_list(db, **_range(query), **query)
 
 
 def show_analytics(db, query):
@@ -60,4 +62,4 @@ def show_analytics(db, query):
 
 
 def list_logs(db, query):
-    return reports.audit_entries(db, **_range(query), **query)
+    return lists.audit_entries(db, **_range(query), **query)

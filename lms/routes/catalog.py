@@ -3,7 +3,7 @@
 Path ids that are not course ids (wrong length, not hex) are not special-cased: they match no
 course, so they are the same 404 ``not_found`` as an id that was deleted.
 """
-from .. import courses
+from ..learning import courses
 from ..schema import PAGE, Bool, Query, Str
 
 SEARCH = dict(q=Str(max=100, required=False, description="Words of the title or description"),

@@ -1,79 +1,84 @@
-"""Certificates in public (the verification API and pages), for staff (list, revoke, re-issue),
-and the signed-in user's notifications, which today are mostly about certificates.
+"""Every certificate URL: public verification (the API and the pages), verifiable credentials,
+verify-by-PDF, the signed-in user's certificates, and staff's list, revoke and re-issue.
+
+An employer can check a certificate with nothing but the public endpoints: the credential's
+signature against ``/.well-known/jwks.json`` (cacheable for five minutes: the keys change only
+at a rotation, and retired keys stay listed), its current status at ``.../status`` (never
+cached: a revocation must show at once), or a PDF they were sent, by its bytes.
 
 The verification pages are HTML for people (a recruiter following a link), so their errors
 are pages too: an unknown id is a 404 page with the form to try again, too many lookups a 429
-page. Each page sends its own Content-Security-Policy: nothing runs, the stylesheet is
-allowed by its hash, and the certificate's PDF may be embedded from exactly the
-origin it is stored at. Certificate ids are matched case-insensitively (people retype them
-from paper), and an id that cannot be one answers 404 without a database lookup.
+page. Each page sends its own Content-Security-Policy: nothing runs, the stylesheet is allowed
+by its hash, and the certificate's PDF may be embedded from exactly the origin it is stored at.
+
+Lookups by id (verification, credential, status) share the ``certificate-ip`` limit (counted
+only when the answer is not cached) and its id rules (any case, 404 without a query for what
+cannot be an id: ``records.find``). ``verify-pdf`` has its own, lower limit: each request may
+carry 5 MB, read by the one multipart reader.
 """
-import base64
-import functools
-import hashlib
-import re
 from datetime import datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import bottle
 
-from .. import certificates, notifications, ratelimit
-from ..errors import NotFound, RateLimited
-from ..render import long_date
-from ..schema import PAGE, Bool, Id, List, Obj, Query, Str
+from ..certificates import badges, records, shapes
+from ..certificates.pdf import long_date
+from ..certificates.sharing import Organisation
+from ..errors import NotFound, RateLimited, ValidationError
+from ..schema import PAGE, Bool, Id, Obj, Query, Str
+from ..web import pages
+from ..web.bodies import UploadLimits, read_multipart
+from ..web.plugin import respond
 
-CERT_ID = re.compile(r"[A-Z0-9]{1,10}-[0-9A-Z]{10}")
-ADMIN_QUERY = Query(status=Str(choices=certificates.STATUSES, required=False), userId=Id(required=False),
+ADMIN_QUERY = Query(status=Str(choices=records.STATUSES, required=False), userId=Id(required=False),
                     courseId=Id(required=False), **PAGE)
 REVOKE = Obj(reason=Str(min=1, max=500, description="Shown on the public verification page"))
 REISSUE = Obj(restore=Bool(default=False, description="Also reinstate a revoked certificate (admin only)"))
-NOTIFICATIONS = Query(unread=Bool(required=False, description="true: only unread; false: only read"), **PAGE)
-MARK_READ = Obj(ids=List(Id(), min=1, max=100, required=False,
-                         description="The notifications to mark read; all of them when absent"))
+CREDENTIAL_QUERY = Query(format=Str(choices=("json", "jwt"), required=False,
+                                    description="jwt: the compact VC-JWT alone, as with Accept: application/vc+jwt"))
+JWKS = {"type": "object", "required": ["keys"], "properties": {"keys": {"type": "array", "items": {
+    "type": "object", "required": ["kty", "crv", "x", "kid"]}}}}
+JWKS_CACHE = "public, max-age=300"
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+PDF_UPLOAD = UploadLimits(total_bytes=MAX_UPLOAD_BYTES)
 
 
-def verify(runtime, certId, actor):
-    ratelimit.hit(runtime.db, "certificate-ip", actor.ip)
-    return certificates.shared(_find(runtime.db, certId), runtime.settings)
+# --- public verification ------------------------------------------------------------------
+
+def verify(db, settings, urls, certId):
+    return shapes.shared(records.find(db, certId), urls, Organisation.from_settings(settings))
 
 
-def verify_form(runtime, query):
+def verify_form(settings, urls, query):
     """The form; with ``?certId=`` (the form's own submission) a redirect to that id's page."""
-    cert_id = _normalised(query.get("certId", ""))
+    cert_id = records.normalised(query.get("certId", ""))
     if not cert_id:
-        return _page("verify_form", 200, runtime.settings, cert_id="", message=None)
-    if not CERT_ID.fullmatch(cert_id):
-        return _not_found(runtime.settings, cert_id)
+        return pages.page("verify_form", 200, org=settings.org_name, cert_id="", message=None)
+    if not records.CERT_ID.fullmatch(cert_id):
+        return _not_found(settings, cert_id)
     bottle.response.status = 303
-    bottle.response.set_header("Location", f"/verify/{quote(cert_id)}")
+    bottle.response.set_header("Location", urls.path("certificates_verify_page", certId=cert_id))
     return ""
 
 
-def verify_page(runtime, certId, actor):
-    try:
-        ratelimit.hit(runtime.db, "certificate-ip", actor.ip)
-        cert = certificates.shared(_find(runtime.db, certId), runtime.settings)
-    except NotFound:
-        return _not_found(runtime.settings, _normalised(certId))
-    except RateLimited as exc:
-        bottle.response.set_header("Retry-After", str(exc.retry_after))
-        return _page("verify_form", 429, runtime.settings, cert_id=_normalised(certId),
-                     message=f"Too many lookups from your network; try again in {exc.retry_after} seconds.")
+def verify_page(db, settings, urls, certId):
+    cert = shapes.shared(records.find(db, certId), urls, Organisation.from_settings(settings))
     pdf_url = cert["pdfUrl"] if (cert["pdfUrl"] or "").startswith(("https://", "http://")) else None
-    return _page("verify", 200, runtime.settings, pdf_origin=_origin(pdf_url), cert=cert, pdf_url=pdf_url,
-                 issued_on=_date(cert["issuedAt"]), revoked_on=_date(cert.get("revokedAt")),
-                 expires_on=_date(cert["expiresAt"]), linkedin=(cert["share"] or {}).get("linkedin"))
+    return pages.page("verify", 200, frames=_origin(pdf_url), org=settings.org_name, cert=cert, pdf_url=pdf_url,
+                      issued_on=_date(cert["issuedAt"]), revoked_on=_date(cert.get("revokedAt")),
+                      expires_on=_date(cert["expiresAt"]), linkedin=(cert["share"] or {}).get("linkedin"))
 
 
-def _find(db, cert_id):
-    cert_id = _normalised(cert_id)
-    if not CERT_ID.fullmatch(cert_id):
-        raise NotFound("Certificate not found")
-    return certificates.get(db, cert_id)
-
-
-def _normalised(cert_id):
-    return cert_id.strip().upper()[:40]
+def verify_page_error(exc, settings):
+    """The verification page's errors, as pages (the ``html_errors`` of its route)."""
+    cert_id = records.normalised(bottle.request.url_args.get("certId", ""))
+    if isinstance(exc, RateLimited):
+        bottle.response.set_header("Retry-After", str(exc.retry_after))
+        return pages.page("verify_form", 429, org=settings.org_name, cert_id=cert_id,
+                          message=f"Too many lookups from your network; try again in {exc.retry_after} seconds.")
+    if isinstance(exc, NotFound):
+        return _not_found(settings, cert_id)
+    return pages.page("verify_form", exc.status, org=settings.org_name, cert_id=cert_id, message=exc.message)
 
 
 def _date(iso_time):
@@ -88,53 +93,67 @@ def _origin(url):
 
 
 def _not_found(settings, cert_id):
-    return _page("verify_form", 404, settings, cert_id=cert_id,
-                 message=f"No certificate has the ID {cert_id}. Check it against the certificate and try again."
-                 if cert_id else "Enter a certificate ID.")
+    return pages.page("verify_form", 404, org=settings.org_name, cert_id=cert_id,
+                      message=f"No certificate has the ID {cert_id}. Check it against the certificate and try again."
+                      if cert_id else "Enter a certificate ID.")
 
 
-def _page(name, status, settings, pdf_origin=None, **values):
-    from ..app import VIEWS  # lms.app imports this module: a top-level import would be circular
-    frames = pdf_origin or "'none'"
-    response = bottle.response
-    response.status = status
-    response.content_type = "text/html; charset=utf-8"
-    response.set_header("Content-Security-Policy", (
-        f"default-src 'none'; style-src {_style_hash()}; img-src data:; object-src {frames}; "
-        f"frame-src {frames}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"))
-    response.set_header("Cache-Control", "no-cache")  # cached answers say max-age=5 instead (lms.cache)
-    response.set_header("X-Robots-Tag", "noindex")  # shared by link, not listed by search engines
-    return bottle.template(name, org=settings.org_name, template_lookup=[str(VIEWS)], **values)
+# --- verifiable credentials ----------------------------------------------------------------
+
+def jwks(keyring):
+    # Exactly {"keys": [...]}, the JWK Set format (RFC 7517), so no "ok" member.
+    return respond(200, keyring.jwks(), {"Cache-Control": JWKS_CACHE})
 
 
-@functools.cache
-def _style_hash():
-    """The CSP source of the pages' one stylesheet, by its hash: unlike a nonce it stays valid
-    when a cached page is served again, and nothing else may style the page."""
-    from ..app import VIEWS
-    css = re.search(r"<style>(.*?)</style>", (VIEWS / "verify_layout.tpl").read_text(), re.S).group(1)
-    return "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
+def credential(db, settings, urls, keyring, certId, query):
+    signed, token = badges.sign(db, keyring, urls, settings.org_name, records.find(db, certId))
+    bottle.response.set_header("Vary", "Accept")
+    if query.get("format") == "jwt" or _accepts(badges.MEDIA_TYPE):
+        bottle.response.content_type = badges.MEDIA_TYPE
+        return token
+    return {"credential": signed, "jwt": token}
 
 
-def list_certificates(runtime, query):
-    return certificates.search(runtime.db, runtime.settings.public_url, **query)
+def _accepts(media_type):
+    accept = bottle.request.get_header("Accept") or ""
+    return media_type in (part.split(";")[0].strip().lower() for part in accept.split(","))
 
 
-def revoke(runtime, certId, body, actor):
-    cert = certificates.revoke(runtime.db, _normalised(certId), body["reason"], actor)
-    return {"certificate": certificates.admin(cert, runtime.settings.public_url)}
+def status(db, certId):
+    return shapes.status_report(records.find(db, certId))
 
 
-def reissue(runtime, certId, body, actor):
-    cert = certificates.reissue(runtime.db, _normalised(certId), actor, restore=body["restore"])
-    if runtime.worker:
-        runtime.worker.wake()
-    return {"certificate": certificates.admin(cert, runtime.settings.public_url)}
+def verify_pdf(db, settings, urls):
+    _, found = read_multipart(bottle.request, PDF_UPLOAD, files_field="file", fields=(), accept=_one_pdf)
+    if not found:
+        raise ValidationError({"file": "is required"})
+    cert = records.match_pdf(db, found[0])
+    if cert is None:
+        return {"match": False}
+    return {"match": True, "certificate": shapes.shared(cert, urls, Organisation.from_settings(settings))}
 
 
-def my_notifications(db, user, query):
-    return notifications.of(db, user["id"], **query)
+def _one_pdf(index, filename, stream):
+    if index:
+        raise ValidationError({"file": "give one file at a time"})
+    return stream.read(MAX_UPLOAD_BYTES + 1)
 
 
-def mark_read(db, user, body):
-    return {"marked": notifications.mark_read(db, user["id"], body.get("ids"))}
+# --- the signed-in user's, and staff's ------------------------------------------------------
+
+def my_certificates(db, urls, user):
+    return {"items": [shapes.public(cert, urls) for cert in records.mine(db, user["id"])]}
+
+
+def list_certificates(db, urls, query):
+    return records.search(db, lambda cert: shapes.admin(cert, urls), **query)
+
+
+def revoke(db, urls, certId, body, actor):
+    cert = records.revoke(db, records.normalised(certId), body["reason"], actor)
+    return {"certificate": shapes.admin(cert, urls)}
+
+
+def reissue(db, urls, certId, body, actor):
+    cert = records.reissue(db, records.normalised(certId), actor, restore=body["restore"])
+    return {"certificate": shapes.admin(cert, urls)}

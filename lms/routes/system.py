@@ -2,9 +2,9 @@
 import pymongo
 from pymongo.errors import PyMongoError
 
-from .. import jobs, monitoring
 from ..db import ping_ms
-from ..web import respond
+from ..worker import monitoring, runner
+from ..web.plugin import respond
 
 CHECK_SECONDS = 2.0  # a health check that hangs is worse than one that says 503
 
@@ -16,7 +16,7 @@ def health(runtime):
     try:
         latency = ping_ms(runtime.db, CHECK_SECONDS)
         with pymongo.timeout(CHECK_SECONDS):
-            worker["heartbeat"] = jobs.heartbeats(runtime.db)
+            worker["heartbeat"] = runner.heartbeats(runtime.db)
             queues = monitoring.queues(runtime.db)
     except PyMongoError:
         return respond(503, {"ok": False, "db": {"ok": False}, "worker": worker})
@@ -24,6 +24,4 @@ def health(runtime):
 
 
 def openapi(runtime):
-    from ..openapi import describe
-    from . import ROUTES
-    return describe(ROUTES, runtime.settings)
+    return dict(runtime.api_description)

@@ -1,0 +1,40 @@
+"""In-app notifications: what the frontend shows under the bell ("your certificate is ready").
+
+One document per message to one user; ``readAt`` is None until the user marks it read. They are
+written by the domain code that has news (the certificate worker, revocations) and never
+change otherwise, so a list is a plain newest-first page of the user's documents.
+"""
+from ..db import iso, new_id, now, paginate
+
+
+def add(db, user_id, kind, title, body, link=None):
+    note = {"_id": new_id(), "userId": user_id, "kind": kind, "title": title, "body": body,
+            "link": link, "readAt": None, "createdAt": now()}
+    db.notifications.insert_one(note)
+    return note
+
+
+def public(note):
+    return {"id": note["_id"], "kind": note["kind"], "title": note["title"], "body": note["body"],
+            "link": note.get("link"), "read": note.get("readAt") is not None,
+            "readAt": iso(note.get("readAt")), "createdAt": iso(note["createdAt"])}
+
+
+def of(db, user_id, page, limit, unread=None):
+    """A page of the user's notifications, newest first, with the number still unread (for a
+    badge). ``unread=True`` lists only those."""
+    query = {"userId": user_id}
+    if unread is not None:
+        query["readAt"] = None if unread else {"$ne": None}
+    listing = paginate(db.notifications, query, [("createdAt", -1)], page, limit, public)
+    listing["unread"] = db.notifications.count_documents({"userId": user_id, "readAt": None})
+    return listing
+
+
+def mark_read(db, user_id, ids=None):
+    """Mark the user's notifications ``ids`` (all of them when None) read; ids that are not
+    theirs or already read are left alone. Returns how many changed."""
+    query = {"userId": user_id, "readAt": None}
+    if ids is not None:
+        query["_id"] = {"$in": list(ids)}
+    return db.notifications.update_many(query, {"$set": {"readAt": now()}}).modified_count

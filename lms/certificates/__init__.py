@@ -1,0 +1,2 @@
+"""Certificates: records (``records``), how they are shown (``shapes``), the render job
+(``issuing``, ``pdf``), signed Open Badges credentials (``badges``) and sharing (``sharing``)."""

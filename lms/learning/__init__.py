@@ -1,0 +1,2 @@
+"""The learning flow: courses and the catalog, enrollments, lesson progress, project
+submissions and their files, and the demo content."""

@@ -1,0 +1,115 @@
+"""Enrollments: who may learn what.
+
+One enrollment per (user, course), guaranteed by a unique index. It goes pending -> active ->
+refunded (or cancelled), each step one guarded single-document update; how it is paid for is
+``lms.payments`` (``checkout`` enrolls, ``ledger`` activates and refunds), which this module
+does not know.
+"""
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from .. import audit
+from ..db import iso, new_id, now, paginate
+from ..errors import Conflict, Forbidden, NotFound
+from . import courses
+
+STATUSES = ("pending", "active", "cancelled", "refunded")
+
+
+def public(enrollment, course=None):
+    shown = {"id": enrollment["_id"], "userId": enrollment["userId"], "courseId": enrollment["courseId"],
+             "status": enrollment["status"], "paymentId": enrollment.get("paymentId"),
+             "progress": enrollment.get("progress", 0),
+             "completedLessons": enrollment.get("completedLessons", 0),
+             "totalLessons": enrollment.get("totalLessons", 0),
+             "enrolledAt": iso(enrollment["enrolledAt"]), "activatedAt": iso(enrollment.get("activatedAt")),
+             "completedAt": iso(enrollment.get("completedAt"))}
+    if course is not None:
+        shown["course"] = {"id": course["_id"], "title": course["title"], "slug": course["slug"]}
+    return shown
+
+
+def open_pending(db, user_id, course):
+    """Insert a pending enrollment, or take over an unfinished or ended one; 409 when active."""
+    stamp = now()
+    fresh = {"_id": new_id(), "userId": user_id, "courseId": course["_id"], "status": "pending",
+             "paymentId": None, "progress": 0, "completedLessons": 0,
+             "totalLessons": courses.lesson_count(course), "enrolledAt": stamp, "activatedAt": None,
+             "completedAt": None, "updatedAt": stamp}
+    try:
+        db.enrollments.insert_one(fresh)
+        enrollment = fresh
+    except DuplicateKeyError:
+        # Taking over an ended enrollment is one guarded update, so two racing requests cannot
+        # both do it.
+        enrollment = db.enrollments.find_one_and_update(
+            {"userId": user_id, "courseId": course["_id"], "status": {"$in": ["cancelled", "refunded"]}},
+            {"$set": {"status": "pending", "paymentId": None, "updatedAt": stamp}},
+            return_document=ReturnDocument.AFTER)
+        if enrollment is None:
+            enrollment = db.enrollments.find_one({"userId": user_id, "courseId": course["_id"]})
+            if enrollment is None or enrollment["status"] == "active":
+                raise Conflict("You are already enrolled in this course", code="already_enrolled",
+                               extra={"enrollment": public(enrollment) if enrollment else None})
+    if not db.courses.count_documents({"_id": course["_id"]}, limit=1):
+        db.enrollments.delete_one({"_id": enrollment["_id"], "status": "pending"})  # deleted meanwhile
+        raise NotFound("Course not found")
+    return enrollment
+
+
+def activate(db, enrollment_id, payment_id, actor):
+    """pending -> active, once; a second activation (webhook after verify) changes nothing."""
+    return activate_once(db, enrollment_id, payment_id, actor)[0]
+
+
+def activate_once(db, enrollment_id, payment_id, actor):
+    """Like ``activate``; also says whether this call was the one that activated it."""
+    stamp = now()
+    enrollment = db.enrollments.find_one_and_update(
+        {"_id": enrollment_id, "status": "pending"},
+        {"$set": {"status": "active", "paymentId": payment_id, "activatedAt": stamp, "updatedAt": stamp}},
+        return_document=ReturnDocument.AFTER)
+    if enrollment:
+        audit.record(db, actor, "enrollment.activate", "enrollment", enrollment_id, paymentId=payment_id)
+        return enrollment, True
+    return db.enrollments.find_one({"_id": enrollment_id}), False
+
+
+def attach_payment(db, enrollment_id, expected_payment_id, payment_id):
+    """Point a pending enrollment at the Razorpay order row that is to pay for it, unless it no
+    longer names ``expected_payment_id`` (another request attached its order first): a
+    compare-and-set, so an enrollment has one open order however many requests race."""
+    return db.enrollments.find_one_and_update(
+        {"_id": enrollment_id, "status": "pending", "paymentId": expected_payment_id},
+        {"$set": {"paymentId": payment_id, "updatedAt": now()}}, return_document=ReturnDocument.AFTER)
+
+
+def refund(db, enrollment_id, payment_id, actor):
+    """-> refunded, once, when ``payment_id`` is the payment the enrollment rests on: access to the
+    lessons ends (``require_active``); progress and issued certificates stay, as earned. A refund
+    of another payment (a second order paid by mistake) leaves the enrollment as it is."""
+    stamp = now()
+    enrollment = db.enrollments.find_one_and_update(
+        {"_id": enrollment_id, "paymentId": payment_id, "status": {"$in": ["active", "pending"]}},
+        {"$set": {"status": "refunded", "refundedAt": stamp, "updatedAt": stamp}},
+        return_document=ReturnDocument.AFTER)
+    if enrollment:
+        audit.record(db, actor, "enrollment.refund", "enrollment", enrollment_id, paymentId=payment_id)
+    return enrollment
+
+
+def require_active(db, user_id, course_id):
+    enrollment = db.enrollments.find_one({"userId": user_id, "courseId": course_id, "status": "active"})
+    if not enrollment:
+        raise Forbidden("Enroll in this course first", code="not_enrolled")
+    return enrollment
+
+
+def mine(db, user_id, page, limit):
+    listing = paginate(db.enrollments, {"userId": user_id}, [("enrolledAt", -1)], page, limit, lambda e: e)
+    found = listing["items"]
+    titles = {c["_id"]: c for c in db.courses.find({"_id": {"$in": [e["courseId"] for e in found]}},
+                                                    {"title": 1, "slug": 1})}
+    listing["items"] = [public(e, titles.get(e["courseId"], {"_id": e["courseId"], "title": None, "slug": None}))
+                        for e in found]
+    return listing

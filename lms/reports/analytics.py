@@ -1,0 +1,174 @@
+"""What happened between two instants: totals and a per-day series, for staff.
+
+Everything is counted by aggregation in the database: a ``$match`` on the event's time field,
+then ``$group`` by UTC day (``$dateToString`` formats in UTC); no document travels to Python.
+With an index on each time field (``enrolledAt``, ``completedAt``, certificates' ``createdAt``,
+payments' ``capturedAt`` and ``refundedAt``) the work follows the number of events in the range,
+not the size of the collections (``bench/admin.py`` measures both).
+
+Decisions:
+- The time that puts an event on a day: an enrollment its ``enrolledAt`` (counted under its
+  status now), a completion the enrollment's ``completedAt``, a certificate its ``createdAt``
+  (under its status now), a payment its ``capturedAt`` and a refund its ``refundedAt``. A refund
+  subtracts on the day of the refund, so a day (or a range) can have negative net revenue.
+- Revenue is kept per currency, never added across currencies. Payments of provider ``free``
+  (a free course's zero-amount record) are not payments here; ``simulated`` ones count (they
+  only exist where simulated payments are allowed, which production refuses by default).
+- The range is ``[from, to)`` in UTC (see ``reports.Instant``); without one, the 30 UTC days up
+  to and including today. At most ``MAX_DAYS`` days, so a request cannot ask the database to
+  group years of events. The series has an entry for every day, zeros included.
+- Top courses: the ``TOP`` courses with the most new enrollments in the range (ties by course
+  id), with their net revenue in the range.
+"""
+from datetime import timedelta, timezone
+
+from ..certificates import records as certificates
+from ..db import iso, now
+from ..errors import ValidationError
+from ..learning import enrollments
+from . import check_range
+
+MAX_DAYS = 366
+DEFAULT_DAYS = 30
+TOP = 10
+DAY = timedelta(days=1)
+NO_MONEY = {"captured": 0, "refunded": 0, "payments": 0, "refunds": 0}
+
+
+def window(start=None, end=None):
+    """The range to report on: the given bounds, by default the 30 UTC days up to today."""
+    if end is None:
+        end = now().replace(hour=0, minute=0, second=0, microsecond=0) + DAY
+    if start is None:
+        start = end - DEFAULT_DAYS * DAY
+    check_range(start, end)
+    if end - start > MAX_DAYS * DAY:
+        raise ValidationError({"to": f"the range must be at most {MAX_DAYS} days"})
+    return start, end
+
+
+def _day(field):
+    return {"$dateToString": {"format": "%Y-%m-%d", "date": "$" + field}}
+
+
+def _in(start, end):
+    return {"$gte": start, "$lt": end}
+
+
+def _days(start, end):
+    first = start.astimezone(timezone.utc).date()
+    last = (end - timedelta(microseconds=1)).astimezone(timezone.utc).date()
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def _by_status(db, collection, field, start, end, **facets):
+    """{day: {status: n}} of the documents whose ``field`` is in the range, and the results of
+    ``facets``: more groupings of the same documents, so the range is read once."""
+    [found] = db[collection].aggregate([
+        {"$match": {field: _in(start, end)}},
+        {"$facet": {"days": [{"$group": {"_id": {"day": _day(field), "status": "$status"}, "n": {"$sum": 1}}}],
+                    **facets}}])
+    out = {}
+    for row in found.pop("days"):
+        out.setdefault(row["_id"]["day"], {})[row["_id"]["status"]] = row["n"]
+    return out, found
+
+
+def _completions(db, start, end):
+    return {row["_id"]: row["n"] for row in db.enrollments.aggregate([
+        {"$match": {"completedAt": _in(start, end)}},
+        {"$group": {"_id": _day("completedAt"), "n": {"$sum": 1}}}])}
+
+
+def _money(db, field, statuses, start, end):
+    """Sums of ``amount`` for payments whose ``field`` is in the range: per (day, currency) and
+    per (course, currency), in one pass."""
+    group = lambda key: {"$group": {"_id": key, "amount": {"$sum": "$amount"}, "n": {"$sum": 1}}}
+    [facets] = db.payments.aggregate([
+        {"$match": {field: _in(start, end), "status": {"$in": statuses}, "provider": {"$ne": "free"}}},
+        {"$facet": {"days": [group({"day": _day(field), "currency": "$currency"})],
+                    "courses": [group({"course": "$courseId", "currency": "$currency"})]}}])
+    return facets["days"], facets["courses"]
+
+
+TOP_COURSES = [{"$group": {"_id": "$courseId", "enrollments": {"$sum": 1}}},
+               {"$sort": {"enrollments": -1, "_id": 1}}, {"$limit": TOP}]
+
+
+def _top_courses(db, ranked, captured, refunded):
+    ids = [row["_id"] for row in ranked]
+    titles = {c["_id"]: c for c in db.courses.find({"_id": {"$in": ids}}, {"title": 1, "slug": 1})}
+    net = {}
+    for rows, sign in ((captured, 1), (refunded, -1)):
+        for row in rows:
+            key = row["_id"]
+            per_course = net.setdefault(key["course"], {})
+            per_course[key["currency"]] = per_course.get(key["currency"], 0) + sign * row["amount"]
+    top = []
+    for row in ranked:
+        course = titles.get(row["_id"], {})
+        top.append({"course": {"id": row["_id"], "title": course.get("title"), "slug": course.get("slug")},
+                    "enrollments": row["enrollments"],
+                    "revenue": [{"currency": c, "net": v} for c, v in sorted(net.get(row["_id"], {}).items())]})
+    return top
+
+
+def _revenue(captured, refunded):
+    """{day: {currency: {captured, refunded, payments, refunds}}} from the two day groupings."""
+    out = {}
+    for rows, amount, count in ((captured, "captured", "payments"), (refunded, "refunded", "refunds")):
+        for row in rows:
+            cell = out.setdefault(row["_id"]["day"], {}).setdefault(row["_id"]["currency"], dict(NO_MONEY))
+            cell[amount] += row["amount"]
+            cell[count] += row["n"]
+    return out
+
+
+def _money_rows(per_currency, currencies, counts=False):
+    rows = []
+    for currency in currencies:
+        cell = {**NO_MONEY, **per_currency.get(currency, {})}
+        row = {"currency": currency, "captured": cell["captured"], "refunded": cell["refunded"],
+               "net": cell["captured"] - cell["refunded"]}
+        if counts:
+            row.update(payments=cell["payments"], refunds=cell["refunds"])
+        rows.append(row)
+    return rows
+
+
+def _add(counters):
+    total = {}
+    for counter in counters:
+        for key, n in counter.items():
+            total[key] = total.get(key, 0) + n
+    return total
+
+
+def _counts(counter, statuses):
+    """Every status (zeros too) and the total."""
+    return {**dict.fromkeys(statuses, 0), **counter, "total": sum(counter.values())}
+
+
+def report(db, start=None, end=None):
+    start, end = window(start, end)
+    enrolled, ranked = _by_status(db, "enrollments", "enrolledAt", start, end, courses=TOP_COURSES)
+    certified, _ = _by_status(db, "certificates", "createdAt", start, end)
+    completed = _completions(db, start, end)
+    captured_days, captured_courses = _money(db, "capturedAt", ["captured", "refunded"], start, end)
+    refunded_days, refunded_courses = _money(db, "refundedAt", ["refunded"], start, end)
+    revenue = _revenue(captured_days, refunded_days)
+    currencies = sorted({c for cells in revenue.values() for c in cells})
+    days = [{"date": day,
+             "enrollments": _counts(enrolled.get(day, {}), enrollments.STATUSES),
+             "completions": completed.get(day, 0),
+             "certificates": _counts(certified.get(day, {}), certificates.STATUSES),
+             "revenue": _money_rows(revenue.get(day, {}), currencies)}
+            for day in _days(start, end)]
+    money = {c: _add(cells[c] for cells in revenue.values() if c in cells) for c in currencies}
+    return {"from": iso(start), "to": iso(end),
+            "totals": {"enrollments": _counts(_add(enrolled.values()), enrollments.STATUSES),
+                       "completions": sum(completed.values()),
+                       "certificates": _counts(_add(certified.values()), certificates.STATUSES),
+                       "revenue": _money_rows(money, currencies, counts=True)},
+            "days": days,
+            "topCourses": _top_courses(db, ranked["courses"], captured_courses, refunded_courses)}

@@ -1,0 +1,148 @@
+"""The staff's lists: students with their counts, enrollments, the audit trail; their CSV exports.
+
+Decisions:
+- Lists answer in the API's list shape through ``db.paginate`` (sorts end with ``_id``, so pages
+  never repeat or skip a row). ``limit`` above 100 is a 400 like everywhere else in the API
+  (``schema.PAGE``), not silently shortened: a client asking for more gets told, and the CSV
+  export is the way to get every row.
+- A CSV export is every row matching the filters (``page`` and ``limit`` do not apply),
+  streamed in batches of ``BATCH`` rows, so its memory does not grow with the data. The first
+  batch is read before the response starts, so an unreachable database is still a clean 503
+  rather than a truncated file. It starts with a UTF-8 byte-order mark, which spreadsheet
+  programs need to read non-Latin names (Devanagari) correctly. Every export is audited
+  (``report.export``): it is the bulk copy of students' personal data.
+- Text cells that a spreadsheet would run as a formula (starting with ``= + - @``, a tab or a
+  carriage return) get a leading ``'`` (OWASP's advice for CSV injection).
+- Per-student counts are computed for one page (or one export batch) of user ids at a time by
+  grouping in the database, which uses the ``userId`` prefix of the enrollment and certificate
+  indexes; the cost of a page does not grow with the number of enrollments of other students.
+- Search ``q`` is one case-insensitive substring of the name or e-mail, escaped with
+  ``re.escape``, so ``.``, ``(`` or ``+`` match themselves.
+- ``enrollments``: "completions" counts enrollments with ``completedAt`` (every lesson done);
+  "certificates" counts issued ones (status ``active``), not pending, failed or revoked.
+"""
+import re
+from datetime import datetime
+
+from pymongo import ASCENDING as ASC, DESCENDING as DESC
+
+from .. import audit
+from ..accounts import users
+from ..db import iso, paginate
+from ..learning import enrollments
+from . import between
+from .exports import BATCH, batches, csv_stream
+
+# Each sort ends with _id, the tie-breaker that keeps pages and exports in one stable order.
+STUDENT_SORTS = {"newest": [("createdAt", DESC), ("_id", DESC)], "oldest": [("createdAt", ASC), ("_id", ASC)],
+                 "email": [("email", ASC), ("_id", ASC)]}
+ENROLLMENT_SORTS = {"newest": [("enrolledAt", DESC), ("_id", DESC)], "oldest": [("enrolledAt", ASC), ("_id", ASC)],
+                    "progress": [("progress", DESC), ("enrolledAt", DESC), ("_id", DESC)]}
+STUDENT_COLUMNS = ("id", "name", "email", "disabled", "createdAt", "enrollments", "activeEnrollments",
+                   "completions", "certificates")
+ENROLLMENT_COLUMNS = ("id", "userId", "userName", "userEmail", "courseId", "courseTitle", "status",
+                      "progress", "completedLessons", "totalLessons", "enrolledAt", "activatedAt",
+                      "completedAt", "paymentId")
+
+
+# --- students ---------------------------------------------------------------------------
+
+def _student_query(q):
+    query = {"role": "student"}
+    if q:
+        pattern = {"$regex": re.escape(q), "$options": "i"}
+        query["$or"] = [{"name": pattern}, {"email": pattern}]
+    return query
+
+
+def student_counts(db, user_ids):
+    """user id -> its enrollment, completion and certificate counts (zeros included)."""
+    counts = {uid: {"enrollments": 0, "activeEnrollments": 0, "completions": 0, "certificates": 0}
+              for uid in user_ids}
+    for row in db.enrollments.aggregate([
+            {"$match": {"userId": {"$in": list(user_ids)}}},
+            {"$group": {"_id": "$userId", "enrollments": {"$sum": 1},
+                        "activeEnrollments": {"$sum": {"$cond": [{"$eq": ["$status", "active"]}, 1, 0]}},
+                        # $ifNull covers both a missing and a null completedAt
+                        "completions": {"$sum": {"$cond": [{"$ifNull": ["$completedAt", False]}, 1, 0]}}}}]):
+        counts[row.pop("_id")].update(row)
+    for row in db.certificates.aggregate([
+            {"$match": {"userId": {"$in": list(user_ids)}, "status": "active"}},
+            {"$group": {"_id": "$userId", "n": {"$sum": 1}}}]):
+        counts[row["_id"]]["certificates"] = row["n"]
+    return counts
+
+
+def student(user, counts):
+    return {**users.public(user), **counts}
+
+
+def students(db, *, q=None, sort="newest", page=1, limit=20):
+    found = paginate(db.users, _student_query(q), STUDENT_SORTS[sort], page, limit, dict,
+                     projection={"passwordHash": 0})
+    counts = student_counts(db, [u["_id"] for u in found["items"]])
+    return {**found, "items": [student(u, counts[u["_id"]]) for u in found["items"]]}
+
+
+def students_csv(db, actor, *, q=None, sort="newest"):
+    audit.record(db, actor, "report.export", "report", "students", q=q, sort=sort)
+    cursor = db.users.find(_student_query(q), {"passwordHash": 0}).sort(STUDENT_SORTS[sort]).batch_size(BATCH)
+
+    def rows():
+        for batch in batches(cursor):
+            counts = student_counts(db, [u["_id"] for u in batch])
+            for user in batch:
+                shown = student(user, counts[user["_id"]])
+                yield [shown[column] for column in STUDENT_COLUMNS]
+    return csv_stream(STUDENT_COLUMNS, rows())
+
+
+# --- enrollments ------------------------------------------------------------------------
+
+def _enrollment_query(courseId=None, userId=None, status=None, start=None, end=None):
+    query = {k: v for k, v in (("courseId", courseId), ("userId", userId), ("status", status)) if v}
+    return {**query, **between("enrolledAt", start, end)}
+
+
+def _with_people(db, batch):
+    """The enrollments of ``batch`` with their course's and student's names (two lookups)."""
+    courses = {c["_id"]: c for c in db.courses.find(
+        {"_id": {"$in": list({e["courseId"] for e in batch})}}, {"title": 1, "slug": 1})}
+    people = {u["_id"]: u for u in db.users.find(
+        {"_id": {"$in": list({e["userId"] for e in batch})}}, {"name": 1, "email": 1})}
+    shown = []
+    for e in batch:
+        course = courses.get(e["courseId"], {"_id": e["courseId"], "title": None, "slug": None})
+        person = people.get(e["userId"], {})
+        shown.append({**enrollments.public(e, course),
+                      "user": {"id": e["userId"], "name": person.get("name"), "email": person.get("email")}})
+    return shown
+
+
+def enrollment_list(db, *, sort="newest", page=1, limit=20, **filters):
+    found = paginate(db.enrollments, _enrollment_query(**filters), ENROLLMENT_SORTS[sort], page, limit, dict)
+    return {**found, "items": _with_people(db, found["items"])}
+
+
+def enrollments_csv(db, actor, *, sort="newest", **filters):
+    query = _enrollment_query(**filters)
+    audit.record(db, actor, "report.export", "report", "enrollments", sort=sort,
+                 **{k: iso(v) if isinstance(v, datetime) else v for k, v in filters.items() if v})
+    cursor = db.enrollments.find(query).sort(ENROLLMENT_SORTS[sort]).batch_size(BATCH)
+
+    def rows():
+        for batch in batches(cursor):
+            for e in _with_people(db, batch):
+                flat = {**e, "userName": e["user"]["name"], "userEmail": e["user"]["email"],
+                        "courseTitle": e["course"]["title"]}
+                yield [flat[column] for column in ENROLLMENT_COLUMNS]
+    return csv_stream(ENROLLMENT_COLUMNS, rows())
+
+
+# --- the audit trail --------------------------------------------------------------------
+
+def audit_entries(db, *, page=1, limit=20, start=None, end=None, **filters):
+    """Audit entries, newest first; ``filters`` are exact matches on action, actorId,
+    targetType, targetId and requestId."""
+    query = {**{k: v for k, v in filters.items() if v}, **between("timestamp", start, end)}
+    return paginate(db.auditLogs, query, [("timestamp", DESC), ("_id", DESC)], page, limit, audit.public)

@@ -1,0 +1,145 @@
+"""The Bottle plugin that wraps every handler of the route table, and the JSON envelope.
+
+For each request it, in order: authenticates and enforces the route's ``who`` (and CSRF), reads
+and validates the query and JSON body against the route's declared schemas, answers from the
+response cache where the route is cached, counts the request under the route's rate limits,
+calls the handler with what it names (``db``, ``settings``, ``user``, ``body``, ``storage``...;
+see ``INJECTABLE``), turns a returned dict into ``{"ok": true, ...}`` and every error into the
+envelope, and clears the cache namespaces a successful write invalidates.
+
+Errors: an ``LMSError`` answers its status and code; an ``OutsideServiceError`` (Razorpay, the
+storage...) answers what ``OUTSIDE`` maps it to, its detail going to the log only; anything else
+is logged with the request id and answers a bare 500 (503 when the database is unreachable).
+"""
+import inspect
+import json
+import logging
+
+import bottle
+from pymongo.errors import PyMongoError
+
+from .. import audit, errors
+from . import caching, guard, ratelimit
+from .bodies import read_json
+
+log = logging.getLogger("lms.web")
+
+INJECTABLE = ("runtime", "db", "settings", "urls", "storage", "mailer", "keyring", "razorpay", "renderer",
+              "user", "actor", "body", "query")
+OUTSIDE = {
+    errors.RazorpayUnavailable: lambda: errors.BadGateway(
+        "Razorpay could not be reached; try again in a moment", code="razorpay_unavailable"),
+    errors.RazorpayRejected: lambda: errors.BadGateway("Razorpay refused the request", code="razorpay_rejected"),
+    errors.StorageError: lambda: errors.ServiceUnavailable(
+        "The files could not be stored; nothing was saved, try again", code="storage_unavailable",
+        headers={"Retry-After": "5"}),
+}
+
+
+def respond(status, payload, headers=None):
+    """Set status and headers on Bottle's response and return the JSON text.
+
+    Writing to the thread-local response (instead of returning an HTTPResponse) keeps the
+    cookies a handler set, also when it then fails: a rejected refresh clears its cookies.
+    """
+    response = bottle.response
+    response.status = status
+    response.content_type = "application/json"
+    for name, value in (headers or {}).items():
+        response.set_header(name, value)
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def error_body(exc):
+    return respond(exc.status, exc.body(), exc.headers)
+
+
+def outside_error(exc):
+    """What the client is told when an outside service failed: the mapped answer, never ``exc``'s text."""
+    log.error("%s: %s", type(exc).__name__, exc)
+    mapped = next((make for kind, make in OUTSIDE.items() if isinstance(exc, kind)), None)
+    return mapped() if mapped else errors.ServiceUnavailable(
+        "A service this needs is unavailable; try again shortly", headers={"Retry-After": "5"})
+
+
+def unexpected_error(exc, environ):
+    """Log the whole failure with the request id; tell the client only that it happened."""
+    if isinstance(exc, PyMongoError):
+        log.error("database unavailable (request %s): %s", environ.get("lms.request_id"), exc)
+        return error_body(errors.ServiceUnavailable(
+            "The database is unavailable; try again shortly", code="database_unavailable",
+            headers={"Retry-After": "5"}))
+    log.exception("unhandled error (request %s)", environ.get("lms.request_id"))
+    return error_body(errors.LMSError("Internal server error"))
+
+
+class Plugin:
+    name = "lms"
+    api = 2
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def apply(self, callback, route):
+        config = route.config
+        who, csrf = config.get("who", "anyone"), config.get("csrf", True)
+        body_schema, query_schema = config.get("body"), config.get("query")
+        namespace, invalidates = config.get("cache"), config.get("invalidates") or ()
+        limits = [(name, ratelimit.RULES[name]) for name in config.get("limit") or ()]
+        html_errors = config.get("html_errors")
+        wants = set(inspect.signature(callback).parameters) & set(INJECTABLE)
+        runtime = self.runtime
+        db, settings = runtime.db, runtime.settings
+
+        def handler(**url_args):
+            request = bottle.request
+            try:
+                try:
+                    user = guard.authenticate(db, settings.secret_key, request, who, csrf)
+                    request.environ["lms.user_id"] = user["id"] if user else None
+                    supplied = {"runtime": runtime, "db": db, "settings": settings, "urls": runtime.urls,
+                                "storage": runtime.storage, "mailer": runtime.mailer,
+                                "keyring": runtime.keyring, "razorpay": runtime.razorpay,
+                                "renderer": runtime.renderer, "user": user, "actor": guard.actor(user, request)}
+                    if "query" in wants or query_schema:
+                        query = dict(request.query.decode())
+                        supplied["query"] = query_schema.validate(query, query=True) if query_schema else query
+                    if "body" in wants:
+                        data = read_json(request, settings.max_body_bytes)
+                        supplied["body"] = body_schema.validate(data) if body_schema else data
+                    if namespace:
+                        hit = caching.serve_hit(runtime.cache, user)
+                        if hit is not None:
+                            return hit
+                    for name, rule in limits:
+                        _count(db, name, rule, supplied)
+                    result = _reply(callback(**url_args, **{k: supplied[k] for k in wants}))
+                    if namespace:
+                        result = caching.store(runtime.cache, namespace, user, result)
+                except errors.OutsideServiceError as exc:
+                    raise outside_error(exc) from None
+            except bottle.HTTPResponse:
+                raise
+            except errors.LMSError as exc:
+                return html_errors(exc, settings) if html_errors else error_body(exc)
+            except Exception as exc:  # anything else is ours to log, never the client's to read
+                return unexpected_error(exc, request.environ)
+            if invalidates and bottle.response.status_code < 400:
+                runtime.cache.clear(invalidates)
+            return result
+
+        return handler
+
+
+def _count(db, name, rule, supplied):
+    actor = supplied["actor"]
+    key = actor.ip if rule.key == "ip" else supplied["body"][rule.key]
+    trip = (lambda: audit.record(db, actor, "auth.rate_limited", "rateLimit", f"{name}:{key}", rule=name)
+            ) if rule.audit else None
+    ratelimit.hit(db, name, key, on_trip=trip)
+
+
+def _reply(result):
+    if isinstance(result, dict):
+        return respond(result.pop("_status", 200), {"ok": True, **result})
+    return result

@@ -1,0 +1,102 @@
+"""A job queue in a MongoDB collection, with leases: ``LeasedQueue``, one instance per job kind.
+
+A job is a document with a ``status``: ``waiting`` until its ``nextAttemptAt``, ``running`` while
+a worker holds its lease, then ``done``, or back to ``waiting`` with a backoff after a failure,
+and ``failed`` after ``max_attempts``. A claim is one ``find_one_and_update``, so no job is taken
+twice; it takes a due waiting job, or a running one whose lease ran out (its worker died).
+Every write after a claim is guarded by the status and the worker id, so a late worker (whose
+lease expired and whose job another worker took over) can never overwrite the newer result.
+
+    CERTIFICATES = LeasedQueue("certificates", waiting="pending", running="rendering", done="active")
+    job = CERTIFICATES.claim(db, worker_id)
+    ... CERTIFICATES.finish(db, job, worker_id, {"pdfUrl": url})
+
+Enqueueing wakes the workers of this process at once (``subscribe``), so a new job starts within
+milliseconds instead of at the next poll; workers in other processes find it at their next poll
+(every second). Neither is needed for correctness: the collection is the queue.
+"""
+from datetime import timedelta
+
+from pymongo import ReturnDocument
+
+from ..db import now
+
+LEASE = timedelta(seconds=30)
+MAX_ATTEMPTS = 5
+BACKOFF_BASE, BACKOFF_MAX = 10, 3600  # seconds: 10, 20, 40, 80 ...
+
+_subscribers = set()  # callables woken whenever any queue of this process gets a job
+
+
+def subscribe(wake):
+    _subscribers.add(wake)
+
+
+def unsubscribe(wake):
+    _subscribers.discard(wake)
+
+
+def backoff(attempts):
+    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+
+
+class LeasedQueue:
+    def __init__(self, collection, *, waiting, running, done, failed="failed", lease=LEASE,
+                 max_attempts=MAX_ATTEMPTS):
+        self.collection = collection  # the collection's name
+        self.waiting, self.running, self.done, self.failed = waiting, running, done, failed
+        self.lease, self.max_attempts = lease, max_attempts
+
+    def __repr__(self):
+        return f"LeasedQueue({self.collection!r})"
+
+    def enqueue(self, db, job):
+        """Insert ``job`` (a document with its ``_id``) as due now; returns it as stored."""
+        stamp = now()
+        job = {**job, "status": self.waiting, "attempts": 0, "nextAttemptAt": stamp}
+        db[self.collection].insert_one(job)
+        self.enqueued()
+        return job
+
+    def enqueued(self):
+        """A job became due (inserted, or put back by a re-issue): wake this process's workers."""
+        for wake in list(_subscribers):
+            wake()
+
+    def claim(self, db, worker_id):
+        """Atomically take one due job for ``worker_id``; None when there is none."""
+        t = now()
+        return db[self.collection].find_one_and_update(
+            {"$or": [{"status": self.waiting, "nextAttemptAt": {"$lte": t}},
+                     {"status": self.running, "leaseUntil": {"$lt": t}}]},
+            {"$set": {"status": self.running, "leaseUntil": t + self.lease, "claimedBy": worker_id},
+             "$inc": {"attempts": 1}},
+            sort=[("nextAttemptAt", 1)], return_document=ReturnDocument.AFTER)
+
+    def _mine(self, job, worker_id):
+        return {"_id": job["_id"], "status": self.running, "claimedBy": worker_id}
+
+    def renew(self, db, job, worker_id):
+        """Extend the lease of a job still being worked on; False when it was taken over."""
+        result = db[self.collection].update_one(self._mine(job, worker_id),
+                                                {"$set": {"leaseUntil": now() + self.lease}})
+        return result.matched_count == 1
+
+    def finish(self, db, job, worker_id, fields):
+        """Mark the job done with ``fields``; False when it was no longer ours."""
+        result = db[self.collection].update_one(
+            self._mine(job, worker_id),
+            {"$set": {"status": self.done, **fields}, "$unset": {"leaseUntil": "", "claimedBy": ""}})
+        return result.matched_count == 1
+
+    def retry_or_fail(self, db, job, worker_id, error):
+        """Schedule the next attempt with exponential backoff, or give up after ``max_attempts``.
+        Returns the job's new status (None if it was no longer ours)."""
+        give_up = job["attempts"] >= self.max_attempts
+        status = self.failed if give_up else self.waiting
+        fields = {"status": status, "lastError": error[:500]}
+        if not give_up:
+            fields["nextAttemptAt"] = now() + timedelta(seconds=backoff(job["attempts"]))
+        result = db[self.collection].update_one(
+            self._mine(job, worker_id), {"$set": fields, "$unset": {"leaseUntil": "", "claimedBy": ""}})
+        return status if result.matched_count else None

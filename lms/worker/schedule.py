@@ -1,0 +1,46 @@
+"""Every periodic task the worker runs, in one list.
+
+``schedule(worker, runtime)`` registers them on a ``runner.Worker``; ``lms.py`` calls it for the
+in-process worker and for ``python lms.py worker`` alike. Tasks marked ``on_wake`` also run at
+once when the worker is woken (a job was enqueued in this process, a render finished), which is
+what makes a new certificate active within about a second instead of at the next tick.
+"""
+from ..adapters.mail import queue as mail
+from ..certificates import issuing
+from ..db import now
+from ..payments import reconcile
+
+CLEAN_UP_SECONDS = 600
+
+
+def schedule(worker, runtime):
+    db = runtime.db
+    tools = dict(storage=runtime.storage, renderer=runtime.renderer, urls=runtime.urls,
+                 org_name=runtime.settings.org_name)
+
+    def issue_certificates():
+        issuing.start_due(db, worker, **tools)
+
+    def deliver_mail():
+        mail.deliver_due(db, runtime.mailer, worker.id)
+
+    def reconcile_payments():  # orders still open 15 minutes after Checkout opened them
+        reconcile.reconcile(db, runtime.razorpay)
+
+    def clean_up():
+        remove_expired(db)
+
+    worker.every(1, issue_certificates, on_wake=True)
+    worker.every(1, deliver_mail, on_wake=True)  # a new certificate queues its mail: send it now
+    worker.every(60, reconcile_payments)
+    worker.every(CLEAN_UP_SECONDS, clean_up)
+    return worker
+
+
+def remove_expired(db):
+    """Delete expired sessions, password reset tokens and rate-limit windows. TTL indexes do
+    this too; this is for servers whose TTL monitor is slow or absent, and nothing relies on
+    it (the code checks ``expiresAt`` itself). Returns how many were deleted, by collection."""
+    stamp = now()
+    return {name: db[name].delete_many({"expiresAt": {"$lt": stamp}}).deleted_count
+            for name in ("sessions", "passwordResets", "rateLimits")}
