@@ -1,4 +1,4 @@
-"""The yardstick: a bare Bottle app on the same gevent server (lms.server.Server, TCP_NODELAY),
+"""The yardstick: a bare Bottle app on the same gevent server (lms.web.server.Server, TCP_NODELAY),
 answering a fixed JSON body. ``python bench/bare_app.py PORT BODY_FILE``"""
 from gevent import monkey
 
@@ -10,7 +10,7 @@ from pathlib import Path  # noqa: E402
 import bottle  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lms.server import Server  # noqa: E402
+from lms.web.server import Server  # noqa: E402
 
 body = Path(sys.argv[2]).read_bytes()
 app = bottle.Bottle()

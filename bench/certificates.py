@@ -16,7 +16,7 @@ import pymongo
 
 from common import Stack, call, summary
 from factories import PASSWORD, create_course, create_user
-from lms import certificates
+from lms.certificates import records as certificates
 from lms.audit import SYSTEM
 
 
@@ -90,13 +90,15 @@ def raw_renders(concurrency, batch):
     from concurrent.futures import ThreadPoolExecutor
     from datetime import datetime, timezone
 
-    from lms import render
-    page = render.render_html(student_name="Amit Kumar", course_title="MERN Bootcamp",
-                              issued_at=datetime.now(timezone.utc), cert_id="CERT-7K3M9QXH2P",
-                              verify_url="http://localhost:8080/verify/CERT-7K3M9QXH2P")
+    from lms.adapters.wkhtmltopdf import Wkhtmltopdf
+    from lms.certificates.pdf import render_html
+    renderer = Wkhtmltopdf()
+    page = render_html(student_name="Amit Kumar", course_title="MERN Bootcamp",
+                       issued_at=datetime.now(timezone.utc), cert_id="CERT-7K3M9QXH2P",
+                       verify_url="http://localhost:8080/verify/CERT-7K3M9QXH2P")
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(lambda _: render.render_pdf(page), range(batch)))
+        list(pool.map(lambda _: renderer.render(page), range(batch)))
     return batch / (time.perf_counter() - started) * 60
 
 

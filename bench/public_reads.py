@@ -18,7 +18,7 @@ import time
 
 from common import ROOT, Stack, call, summary
 from factories import create_course, create_user
-from lms import certificates
+from lms.certificates import records as certificates
 from lms.audit import SYSTEM
 from lms.db import free_port
 

@@ -6,7 +6,8 @@ handler can forget it. ``Actor`` carries the who and the where (a user, ``system
 """
 from dataclasses import dataclass
 
-from .db import iso, new_id, now
+from .db import new_id, now
+from .schema import Anything, Shape, Text, Timestamp
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,10 @@ def record(db, actor, action, target_type, target_id, **details):
     return entry
 
 
-def public(entry):
-    return {"id": entry["_id"], "action": entry["action"], "actorId": entry["actorId"],
-            "actorRole": entry.get("actorRole"), "targetType": entry["targetType"],
-            "targetId": entry["targetId"], "timestamp": iso(entry["timestamp"]),
-            "details": entry.get("details") or {}, "ip": entry.get("ip"),
-            "requestId": entry.get("requestId")}
+AUDIT_ENTRY = Shape("AuditEntry", {
+    "id": Text("_id"), "action": Text(description="course.create, certificate.revoke, payment.captured, ..."),
+    "actorId": Text(description="a user id, system or razorpay"), "actorRole": Text(nullable=True),
+    "targetType": Text(), "targetId": Text(nullable=True), "timestamp": Timestamp(),
+    "details": Anything(get=lambda entry, _: entry.get("details") or {}),
+    "ip": Text(nullable=True), "requestId": Text(nullable=True)})
+public = AUDIT_ENTRY.dump

@@ -4,7 +4,15 @@ One document per message to one user; ``readAt`` is None until the user marks it
 written by the domain code that has news (the certificate worker, revocations) and never
 change otherwise, so a list is a plain newest-first page of the user's documents.
 """
-from ..db import iso, new_id, now, paginate
+from ..db import new_id, now, paginate
+from ..schema import Boolean, Shape, Text, Timestamp
+
+NOTIFICATION = Shape("Notification", {
+    "id": Text("_id"), "kind": Text(description="certificate.issued, certificate.revoked, ..."),
+    "title": Text(), "body": Text(), "link": Text(format="uri", nullable=True),
+    "read": Boolean(get=lambda note, _: note.get("readAt") is not None),
+    "readAt": Timestamp(nullable=True), "createdAt": Timestamp()})
+public = NOTIFICATION.dump
 
 
 def add(db, user_id, kind, title, body, link=None):
@@ -12,12 +20,6 @@ def add(db, user_id, kind, title, body, link=None):
             "link": link, "readAt": None, "createdAt": now()}
     db.notifications.insert_one(note)
     return note
-
-
-def public(note):
-    return {"id": note["_id"], "kind": note["kind"], "title": note["title"], "body": note["body"],
-            "link": note.get("link"), "read": note.get("readAt") is not None,
-            "readAt": iso(note.get("readAt")), "createdAt": iso(note["createdAt"])}
 
 
 def of(db, user_id, page, limit, unread=None):

@@ -3,18 +3,17 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .. import audit
-from ..db import iso, new_id, now
+from ..db import new_id, now
 from ..errors import Conflict, Forbidden, NotFound, Unauthenticated
+from ..schema import Boolean, OneOf, Shape, Text, Timestamp
 from . import passwords, sessions
 
 ROLES = ("student", "instructor", "admin")
-
-
-def public(user):
-    """The only shape in which a user leaves this module (never the password hash)."""
-    return {"id": user["_id"], "name": user["name"], "email": user["email"], "role": user["role"],
-            "disabled": bool(user.get("disabled")), "createdAt": iso(user["createdAt"]),
-            "updatedAt": iso(user.get("updatedAt"))}
+# The only shape in which a user leaves this module (never the password hash).
+USER = Shape("User", {
+    "id": Text("_id"), "name": Text(), "email": Text(format="email"), "role": OneOf(ROLES),
+    "disabled": Boolean(), "createdAt": Timestamp(), "updatedAt": Timestamp(nullable=True)})
+public = USER.dump
 
 
 def create(db, *, name, email, password, role="student", rounds=12, actor=None):

@@ -8,8 +8,9 @@ against the clock at every read, and a revocation wins over it.
 Links come from the ``Urls`` passed in (``lms.web.urls``): the verify page is the route
 ``certificates_verify_page``.
 """
-from ..db import iso, now
-from . import sharing
+from ..db import now
+from ..schema import Integer, OneOf, Shape, Text, Timestamp
+from . import records, sharing
 
 PUBLIC_STATUS = {"pending": "pending", "rendering": "pending", "failed": "pending",
                  "active": "active", "revoked": "revoked"}
@@ -28,31 +29,61 @@ def public_status(cert, at=None):
     return status
 
 
+def _issued(key, convert=lambda value: value):
+    """Only an issued (active, expired or revoked) certificate shows its dates, PDF and hash."""
+    return lambda cert, _: convert(cert.get(key)) if public_status(cert) != "pending" else None
+
+
+def _revoked(key):
+    return lambda cert, _: cert.get(key) if public_status(cert) == "revoked" else None
+
+
+NAMED = Shape("Named", {"id": Text(), "name": Text()})
+TITLED = Shape("Titled", {"id": Text(), "title": Text()})
+SHARE = Shape("Share", {"linkedin": Text(format="uri", description="LinkedIn's Add-to-Profile form, filled in")})
+PUBLIC_CERTIFICATE = Shape("PublicCertificate", {
+    "certId": Text(),
+    "student": NAMED(get=lambda cert, _: {"id": cert["userId"], "name": cert["studentName"]},
+                     description="The name as it was when the certificate was issued"),
+    "course": TITLED(get=lambda cert, _: {"id": cert["courseId"], "title": cert["courseTitle"]}),
+    "issuedAt": Timestamp(get=_issued("issuedAt"), nullable=True),
+    "expiresAt": Timestamp(get=_issued("expiresAt"), nullable=True),
+    "pdfUrl": Text(get=_issued("pdfUrl"), nullable=True, format="uri"),
+    "status": OneOf(("pending", "active", "expired", "revoked"), get=lambda cert, _: public_status(cert)),
+    "hash": Text(get=_issued("hash"), nullable=True, description="SHA-256 (hex) of the PDF's bytes"),
+    "verifyUrl": Text(get=lambda cert, context: verify_url(context["urls"], cert["certId"]), format="uri"),
+    "revokedAt": Timestamp(get=_revoked("revokedAt"), optional=True),
+    "revokeReason": Text(get=_revoked("revokeReason"), optional=True)},
+    description="A certificate as anyone holding its id sees it")
+SHARED_CERTIFICATE = PUBLIC_CERTIFICATE.extend("SharedCertificate", {
+    "share": SHARE(get=lambda cert, context: _share(cert, context), nullable=True)},
+    description="The verification answer: the certificate, and for an active one the links that share it")
+
+
 def public(cert, urls):
-    """The verification shape (DESIGN §9), shown to anyone holding the id. Only an issued
-    (active, expired or revoked) certificate shows its dates, PDF and hash."""
-    status = public_status(cert)
-    issued = status != "pending"
-    shown = {"certId": cert["certId"], "student": {"id": cert["userId"], "name": cert["studentName"]},
-             "course": {"id": cert["courseId"], "title": cert["courseTitle"]},
-             "issuedAt": iso(cert.get("issuedAt")) if issued else None,
-             "expiresAt": iso(cert.get("expiresAt")) if issued else None,
-             "pdfUrl": cert.get("pdfUrl") if issued else None, "status": status,
-             "hash": cert.get("hash") if issued else None,
-             "verifyUrl": verify_url(urls, cert["certId"])}
-    if status == "revoked":
-        shown.update(revokedAt=iso(cert.get("revokedAt")), revokeReason=cert.get("revokeReason"))
-    return shown
+    """The verification shape (DESIGN §9), shown to anyone holding the id."""
+    return PUBLIC_CERTIFICATE.dump(cert, urls=urls)
 
 
 def shared(cert, urls, organisation):
     """The verification shape plus ``share``: the links that put an active certificate on a
     profile elsewhere (None for any other status: nobody should add a revoked one).
     ``organisation`` is ``sharing.Organisation``."""
-    shown = public(cert, urls)
-    shown["share"] = ({"linkedin": sharing.linkedin_url(cert, shown["verifyUrl"], organisation)}
-                      if shown["status"] == "active" else None)
-    return shown
+    return SHARED_CERTIFICATE.dump(cert, urls=urls, organisation=organisation)
+
+
+def _share(cert, context):
+    if public_status(cert) != "active":
+        return None
+    return {"linkedin": sharing.linkedin_url(cert, verify_url(context["urls"], cert["certId"]),
+                                             context["organisation"])}
+
+
+CERTIFICATE_STATUS = Shape("CertificateStatus", {
+    "certId": Text(), "status": OneOf(("pending", "active", "expired", "revoked")),
+    "revokedAt": Timestamp(optional=True), "revokeReason": Text(optional=True),
+    "expiresAt": Timestamp(optional=True), "checkedAt": Timestamp()},
+    description="A certificate's status right now: what a credential's credentialStatus points at")
 
 
 def status_report(cert):
@@ -60,25 +91,26 @@ def status_report(cert):
     right now, when and why it was revoked, until when it is valid."""
     at = now()
     status = public_status(cert, at)
-    report = {"certId": cert["certId"], "status": status}
-    if status == "revoked":
-        report.update(revokedAt=iso(cert.get("revokedAt")), revokeReason=cert.get("revokeReason"))
-    if status != "pending" and cert.get("expiresAt"):
-        report["expiresAt"] = iso(cert["expiresAt"])
-    report["checkedAt"] = iso(at)
-    return report
+    revoked = status == "revoked"
+    return CERTIFICATE_STATUS.dump({
+        "certId": cert["certId"], "status": status, "checkedAt": at,
+        "revokedAt": cert.get("revokedAt") if revoked else None,
+        "revokeReason": cert.get("revokeReason") if revoked else None,
+        "expiresAt": cert.get("expiresAt") if status != "pending" else None})
+
+
+CERTIFICATE = Shape("Certificate", {
+    "id": Text("_id"), "certId": Text(), "userId": Text(), "courseId": Text(), "studentName": Text(),
+    "courseTitle": Text(), "status": OneOf(records.STATUSES), "pdfUrl": Text(nullable=True, format="uri"),
+    "storageKey": Text(nullable=True), "hash": Text(nullable=True), "issuedAt": Timestamp(nullable=True),
+    "expiresAt": Timestamp(nullable=True), "renderedAt": Timestamp(nullable=True), "createdAt": Timestamp(),
+    "attempts": Integer(default=0), "nextAttemptAt": Timestamp(nullable=True), "lastError": Text(nullable=True),
+    "emailStatus": Text(nullable=True), "revokedAt": Timestamp(nullable=True), "revokedBy": Text(nullable=True),
+    "revokeReason": Text(nullable=True),
+    "verifyUrl": Text(get=lambda cert, context: verify_url(context["urls"], cert["certId"]), format="uri")},
+    description="A certificate as staff see it: its real status, attempts and last error")
 
 
 def admin(cert, urls):
     """Everything staff need to see why a certificate is where it is."""
-    return {"id": cert["_id"], "certId": cert["certId"], "userId": cert["userId"],
-            "courseId": cert["courseId"], "studentName": cert["studentName"],
-            "courseTitle": cert["courseTitle"], "status": cert["status"], "pdfUrl": cert.get("pdfUrl"),
-            "storageKey": cert.get("storageKey"), "hash": cert.get("hash"),
-            "issuedAt": iso(cert.get("issuedAt")), "expiresAt": iso(cert.get("expiresAt")),
-            "renderedAt": iso(cert.get("renderedAt")),
-            "createdAt": iso(cert["createdAt"]), "attempts": cert.get("attempts", 0),
-            "nextAttemptAt": iso(cert.get("nextAttemptAt")), "lastError": cert.get("lastError"),
-            "emailStatus": cert.get("emailStatus"), "revokedAt": iso(cert.get("revokedAt")),
-            "revokedBy": cert.get("revokedBy"), "revokeReason": cert.get("revokeReason"),
-            "verifyUrl": verify_url(urls, cert["certId"])}
+    return CERTIFICATE.dump(cert, urls=urls)

@@ -34,9 +34,10 @@ from pymongo import ASCENDING as ASC, DESCENDING as DESC, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .. import audit
-from ..db import iso, new_id, now, paginate
+from ..db import new_id, now, paginate
 from ..errors import Conflict, NotFound, ValidationError
-from ..schema import MISSING, Bool, Int, List, Obj, Str, Url
+from ..schema import (MISSING, Bool, Boolean, Int, Integer, List, ListOf, Obj, OneOf, Shape, Str, Text,
+                      Timestamp, Url)
 
 STATUSES = ("draft", "published", "archived")
 SORTS = {"newest": [("createdAt", DESC)], "title": [("titleKey", ASC)], "price": [("price", ASC)]}
@@ -142,35 +143,46 @@ def find_lesson(course, module_id, lesson_id):
 
 # --- serializers -----------------------------------------------------------------------
 
-def card(course):
-    """A catalog entry: everything but the modules."""
-    return {"id": course["_id"], "title": course["title"], "slug": course["slug"],
-            "description": course["description"], "price": course["price"],
-            "currency": course["currency"], "free": course["price"] == 0, "status": course["status"],
-            "requiresProject": course["requiresProject"], "tags": list(course["tags"]),
-            "moduleCount": len(course["modules"]), "lessonCount": lesson_count(course),
-            "totalDurationMin": sum(lesson["durationMin"] for lesson in lessons(course)),
-            "createdAt": iso(course["createdAt"]), "updatedAt": iso(course["updatedAt"])}
+def _shown(key):
+    """Lesson content and video: for preview lessons, or everyone when the reader may see them all
+    (``full``: an enrolled learner or staff). Locked lessons keep the key, with null, so every
+    lesson has one shape."""
+    return lambda lesson, context: lesson[key] if context.get("full") or lesson["preview"] else None
+
+
+LESSON_OUTLINE = Shape("LessonOutline", {
+    "id": Text(), "title": Text(), "preview": Boolean(), "durationMin": Integer(),
+    "content": Text(get=_shown("content"), nullable=True),
+    "videoUrl": Text(get=_shown("videoUrl"), nullable=True, format="uri")})
+MODULE_OUTLINE = Shape("ModuleOutline", {"id": Text(), "title": Text(), "lessons": ListOf(LESSON_OUTLINE)})
+COURSE_CARD = Shape("Course", {
+    "id": Text("_id"), "title": Text(), "slug": Text(), "description": Text(),
+    "price": Integer(description="In the smallest unit (paise)"), "currency": Text(),
+    "free": Boolean(get=lambda course, _: course["price"] == 0), "status": OneOf(STATUSES),
+    "requiresProject": Boolean(), "tags": ListOf(Text()),
+    "moduleCount": Integer(get=lambda course, _: len(course["modules"])),
+    "lessonCount": Integer(get=lambda course, _: lesson_count(course)),
+    "totalDurationMin": Integer(get=lambda course, _: sum(lesson["durationMin"] for lesson in lessons(course))),
+    "createdAt": Timestamp(), "updatedAt": Timestamp()},
+    description="A catalog entry: everything but the modules")
+COURSE_DETAIL = COURSE_CARD.extend("CourseDetail", {"modules": ListOf(MODULE_OUTLINE)},
+                                   description="A course page: every module and lesson title; lesson content "
+                                               "only where the reader may see it")
+COURSE_FOR_EDITING = COURSE_DETAIL.extend("CourseForEditing", {
+    "certificateValidityDays": Integer(nullable=True)}, description="A course as its editor sees it")
+LESSON = Shape("Lesson", {
+    "id": Text(), "moduleId": Text(), "title": Text(), "preview": Boolean(), "durationMin": Integer(default=0),
+    "content": Text(default=""), "videoUrl": Text(nullable=True, format="uri")},
+    description="A lesson with its content, for someone who may read it")
+card = COURSE_CARD.dump
 
 
 def public(course, full=False):
-    """The detail page: every module and lesson title; lesson content and video only for
-    preview lessons, unless ``full`` (an enrolled learner or staff)."""
-    return {**card(course), "modules": [
-        {"id": module["id"], "title": module["title"],
-         "lessons": [_lesson(lesson, full or lesson["preview"]) for lesson in module["lessons"]]}
-        for module in course["modules"]]}
+    return COURSE_DETAIL.dump(course, full=full)
 
 
 def admin(course):
-    return {**public(course, full=True), "certificateValidityDays": course.get("certificateValidityDays")}
-
-
-def _lesson(lesson, show):
-    # Locked lessons keep the same keys, with nulls, so every lesson has one shape.
-    return {"id": lesson["id"], "title": lesson["title"], "preview": lesson["preview"],
-            "durationMin": lesson["durationMin"], "content": lesson["content"] if show else None,
-            "videoUrl": lesson["videoUrl"] if show else None}
+    return COURSE_FOR_EDITING.dump(course, full=True)
 
 
 # --- changing --------------------------------------------------------------------------

@@ -9,24 +9,27 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .. import audit
-from ..db import iso, new_id, now, paginate
+from ..db import new_id, now, paginate
 from ..errors import Conflict, Forbidden, NotFound
+from ..schema import Integer, OneOf, Shape, Text, Timestamp
 from . import courses
 
 STATUSES = ("pending", "active", "cancelled", "refunded")
 
 
+COURSE_REF = Shape("CourseRef", {"id": Text("_id"), "title": Text(nullable=True), "slug": Text(nullable=True)},
+                   description="The course a record is about (title and slug are null once it is deleted)")
+ENROLLMENT = Shape("Enrollment", {
+    "id": Text("_id"), "userId": Text(), "courseId": Text(), "status": OneOf(STATUSES),
+    "paymentId": Text(nullable=True), "progress": Integer(default=0, description="0 to 100, rounded down"),
+    "completedLessons": Integer(default=0), "totalLessons": Integer(default=0), "enrolledAt": Timestamp(),
+    "activatedAt": Timestamp(nullable=True), "completedAt": Timestamp(nullable=True),
+    "course": COURSE_REF(get=lambda enrollment, context: context.get("course"), optional=True)})
+
+
 def public(enrollment, course=None):
-    shown = {"id": enrollment["_id"], "userId": enrollment["userId"], "courseId": enrollment["courseId"],
-             "status": enrollment["status"], "paymentId": enrollment.get("paymentId"),
-             "progress": enrollment.get("progress", 0),
-             "completedLessons": enrollment.get("completedLessons", 0),
-             "totalLessons": enrollment.get("totalLessons", 0),
-             "enrolledAt": iso(enrollment["enrolledAt"]), "activatedAt": iso(enrollment.get("activatedAt")),
-             "completedAt": iso(enrollment.get("completedAt"))}
-    if course is not None:
-        shown["course"] = {"id": course["_id"], "title": course["title"], "slug": course["slug"]}
-    return shown
+    """The enrollment; with ``course`` (a course document) it names the course too."""
+    return ENROLLMENT.dump(enrollment, course=course)
 
 
 def open_pending(db, user_id, course):

@@ -8,9 +8,17 @@ submission where the course requires a project, the certificate record is create
 from pymongo.errors import DuplicateKeyError
 
 from ..certificates import records as certificates
-from ..db import iso, new_id, now
+from ..db import new_id, now
 from ..errors import NotFound
+from ..schema import Integer, ListOf, Shape, Text, Timestamp
 from . import courses, enrollments
+
+PROGRESS = Shape("Progress", {
+    "courseId": Text(), "percentage": Integer(description="floor(100 × done / total)"),
+    "completedLessons": Integer(), "totalLessons": Integer(), "completedLessonIds": ListOf(Text())},
+    description="How far a learner is through a course's current lessons")
+COMPLETED_LESSON = Shape("CompletedLesson", {"moduleId": Text(), "lessonId": Text(), "completedAt": Timestamp()})
+PROGRESS_DETAIL = PROGRESS.extend("ProgressDetail", {"lessons": ListOf(COMPLETED_LESSON)})
 
 
 def complete_lesson(db, user, course_id, module_id, lesson_id, actor, *, cert_prefix):
@@ -54,8 +62,8 @@ def recount(db, user_id, course):
     if percentage == 100:
         db.enrollments.update_one({"userId": user_id, "courseId": course["_id"], "completedAt": None},
                                   {"$set": {"completedAt": stamp}})
-    return {"courseId": course["_id"], "percentage": percentage, "completedLessons": len(done),
-            "totalLessons": total, "completedLessonIds": done}
+    return PROGRESS.dump({"courseId": course["_id"], "percentage": percentage, "completedLessons": len(done),
+                          "totalLessons": total, "completedLessonIds": done})
 
 
 def of(db, user_id, course_id):
@@ -68,8 +76,6 @@ def of(db, user_id, course_id):
     rows = list(db.progress.find({"userId": user_id, "courseId": course_id, "lessonId": {"$in": ids}})
                 .sort([("completedAt", 1), ("_id", 1)]))
     total = len(ids)
-    return {"courseId": course_id, "percentage": 100 * len(rows) // total if total else 0,
-            "completedLessons": len(rows), "totalLessons": total,
-            "completedLessonIds": [r["lessonId"] for r in rows],
-            "lessons": [{"moduleId": r["moduleId"], "lessonId": r["lessonId"],
-                         "completedAt": iso(r["completedAt"])} for r in rows]}
+    return PROGRESS_DETAIL.dump({"courseId": course_id, "percentage": 100 * len(rows) // total if total else 0,
+                                 "completedLessons": len(rows), "totalLessons": total,
+                                 "completedLessonIds": [r["lessonId"] for r in rows], "lessons": rows})

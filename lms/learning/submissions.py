@@ -30,9 +30,10 @@ from collections import namedtuple
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, ReturnDocument
 
 from .. import audit
-from ..db import iso, new_id, now, paginate
+from ..db import new_id, now, paginate
 from ..errors import (BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError,
                       UnsupportedMediaType, ValidationError)
+from ..schema import Boolean, Integer, ListOf, OneOf, Shape, Text, Timestamp
 from ..adapters.storage import kinds as files
 from . import courses, enrollments, progress
 
@@ -49,16 +50,16 @@ SORTS = {"newest": DESC, "oldest": ASC}
 Upload = namedtuple("Upload", "name data content_type extension")
 
 
-def public(submission):
-    """The only shape in which a submission leaves this module (storage keys stay inside)."""
-    return {"id": submission["_id"], "userId": submission["userId"], "courseId": submission["courseId"],
-            "submissionUrl": submission.get("submissionUrl"),
-            "files": [{"name": f["name"], "url": f["url"], "size": f["size"],
-                       "contentType": f["contentType"]} for f in submission.get("files", [])],
-            "status": submission["status"], "grade": submission.get("grade"),
-            "mentorComments": submission.get("mentorComments"),
-            "verified": bool(submission.get("verified")), "reviewedBy": submission.get("reviewedBy"),
-            "reviewedAt": iso(submission.get("reviewedAt")), "createdAt": iso(submission["createdAt"])}
+SUBMITTED_FILE = Shape("SubmittedFile", {
+    "name": Text(description="The uploader's file name, made safe to show"), "url": Text(format="uri"),
+    "size": Integer(), "contentType": Text(description="As judged from the file's bytes")})
+# The only shape in which a submission leaves this module (storage keys stay inside).
+SUBMISSION = Shape("Submission", {
+    "id": Text("_id"), "userId": Text(), "courseId": Text(), "submissionUrl": Text(nullable=True, format="uri"),
+    "files": ListOf(SUBMITTED_FILE), "status": OneOf(STATUSES), "grade": Text(nullable=True),
+    "mentorComments": Text(nullable=True), "verified": Boolean(), "reviewedBy": Text(nullable=True),
+    "reviewedAt": Timestamp(nullable=True), "createdAt": Timestamp()})
+public = SUBMISSION.dump
 
 
 def accept_file(index, filename, stream):

@@ -17,18 +17,21 @@ entity; every write there is one single-document update guarded by the state it 
 number of deliveries, in any order and at the same moment, change the data (and the audit log)
 once.
 """
-from ..db import iso
+from ..schema import Integer, OneOf, Shape, Text, Timestamp
 
 RAZORPAY = "razorpay"
+PROVIDERS = (RAZORPAY, "simulated", "free")
+STATUSES = ("created", "captured", "failed", "refunded")
 OPEN = ("created", "failed")  # an order Checkout can still pay
 
-
-def public(payment):
-    return {"id": payment["_id"], "provider": payment["provider"], "orderId": payment.get("orderId"),
-            "providerPaymentId": payment.get("providerPaymentId"), "userId": payment["userId"],
-            "courseId": payment["courseId"], "enrollmentId": payment["enrollmentId"],
-            "amount": payment["amount"], "currency": payment["currency"],
-            "amountRefunded": payment.get("amountRefunded", 0), "status": payment["status"],
-            "createdAt": iso(payment["createdAt"]), "updatedAt": iso(payment.get("updatedAt")),
-            "capturedAt": iso(payment.get("capturedAt")), "failedAt": iso(payment.get("failedAt")),
-            "refundedAt": iso(payment.get("refundedAt"))}
+PAYMENT = Shape("Payment", {
+    "id": Text("_id"), "provider": OneOf(PROVIDERS), "orderId": Text(nullable=True),
+    "providerPaymentId": Text(nullable=True), "userId": Text(), "courseId": Text(), "enrollmentId": Text(),
+    "amount": Integer(description="In the smallest unit (paise)"), "currency": Text(),
+    "amountRefunded": Integer(default=0), "status": OneOf(STATUSES), "createdAt": Timestamp(),
+    "updatedAt": Timestamp(nullable=True), "capturedAt": Timestamp(nullable=True),
+    "failedAt": Timestamp(nullable=True), "refundedAt": Timestamp(nullable=True)})
+CHECKOUT_ORDER = Shape("CheckoutOrder", {
+    "id": Text(description="The Razorpay order id: Checkout's order_id"), "amount": Integer(), "currency": Text(),
+    "keyId": Text(description="Checkout's key")}, description="What Razorpay Checkout needs to take the payment")
+public = PAYMENT.dump

@@ -23,9 +23,10 @@ Decisions:
 from datetime import timedelta, timezone
 
 from ..certificates import records as certificates
-from ..db import iso, now
+from ..db import now
 from ..errors import ValidationError
 from ..learning import enrollments
+from ..schema import Integer, ListOf, Shape, Text, Timestamp
 from . import check_range
 
 MAX_DAYS = 366
@@ -33,6 +34,29 @@ DEFAULT_DAYS = 30
 TOP = 10
 DAY = timedelta(days=1)
 NO_MONEY = {"captured": 0, "refunded": 0, "payments": 0, "refunds": 0}
+
+
+def _counts_shape(name, statuses):
+    return Shape(name, {**{status: Integer() for status in statuses}, "total": Integer()})
+
+
+ENROLLMENT_COUNTS = _counts_shape("EnrollmentCounts", enrollments.STATUSES)
+CERTIFICATE_COUNTS = _counts_shape("CertificateCounts", certificates.STATUSES)
+MONEY = Shape("Money", {"currency": Text(), "captured": Integer(), "refunded": Integer(), "net": Integer()},
+              description="Amounts in the smallest unit (paise) of one currency")
+MONEY_TOTAL = MONEY.extend("MoneyTotal", {"payments": Integer(), "refunds": Integer()})
+NET = Shape("NetRevenue", {"currency": Text(), "net": Integer()})
+ANALYTICS_DAY = Shape("AnalyticsDay", {
+    "date": Text(format="date"), "enrollments": ENROLLMENT_COUNTS(), "completions": Integer(),
+    "certificates": CERTIFICATE_COUNTS(), "revenue": ListOf(MONEY)})
+TOTALS = Shape("AnalyticsTotals", {
+    "enrollments": ENROLLMENT_COUNTS(), "completions": Integer(), "certificates": CERTIFICATE_COUNTS(),
+    "revenue": ListOf(MONEY_TOTAL)})
+TOP_COURSE = Shape("TopCourse", {"course": enrollments.COURSE_REF(), "enrollments": Integer(),
+                                 "revenue": ListOf(NET)})
+ANALYTICS = Shape("Analytics", {
+    "from": Timestamp(), "to": Timestamp(), "totals": TOTALS(), "days": ListOf(ANALYTICS_DAY),
+    "topCourses": ListOf(TOP_COURSE)}, description="What happened between two instants (UTC days)")
 
 
 def window(start=None, end=None):
@@ -106,8 +130,7 @@ def _top_courses(db, ranked, captured, refunded):
             per_course[key["currency"]] = per_course.get(key["currency"], 0) + sign * row["amount"]
     top = []
     for row in ranked:
-        course = titles.get(row["_id"], {})
-        top.append({"course": {"id": row["_id"], "title": course.get("title"), "slug": course.get("slug")},
+        top.append({"course": titles.get(row["_id"], {"_id": row["_id"], "title": None, "slug": None}),
                     "enrollments": row["enrollments"],
                     "revenue": [{"currency": c, "net": v} for c, v in sorted(net.get(row["_id"], {}).items())]})
     return top
@@ -165,10 +188,10 @@ def report(db, start=None, end=None):
              "revenue": _money_rows(revenue.get(day, {}), currencies)}
             for day in _days(start, end)]
     money = {c: _add(cells[c] for cells in revenue.values() if c in cells) for c in currencies}
-    return {"from": iso(start), "to": iso(end),
+    return ANALYTICS.dump({"from": start, "to": end,
             "totals": {"enrollments": _counts(_add(enrolled.values()), enrollments.STATUSES),
                        "completions": sum(completed.values()),
                        "certificates": _counts(_add(certified.values()), certificates.STATUSES),
                        "revenue": _money_rows(money, currencies, counts=True)},
             "days": days,
-            "topCourses": _top_courses(db, ranked["courses"], captured_courses, refunded_courses)}
+            "topCourses": _top_courses(db, ranked["courses"], captured_courses, refunded_courses)})

@@ -30,6 +30,7 @@ from .. import audit
 from ..accounts import users
 from ..db import iso, paginate
 from ..learning import enrollments
+from ..schema import Integer, Shape, Text
 from . import between
 from .exports import BATCH, batches, csv_stream
 
@@ -73,8 +74,19 @@ def student_counts(db, user_ids):
     return counts
 
 
+STUDENT_ROW = users.USER.extend("StudentRow", {
+    name: Integer(get=lambda user, context, name=name: context["counts"][name])
+    for name in ("enrollments", "activeEnrollments", "completions", "certificates")},
+    description="A student with the counts of their enrollments, completions and issued certificates")
+PERSON_REF = Shape("PersonRef", {"id": Text(), "name": Text(nullable=True), "email": Text(nullable=True)})
+ENROLLMENT_ROW = enrollments.ENROLLMENT.extend("EnrollmentRow", {
+    "course": enrollments.COURSE_REF(get=lambda enrollment, context: context["course"]),
+    "user": PERSON_REF(get=lambda enrollment, context: context["user"])},
+    description="An enrollment with its student and course named")
+
+
 def student(user, counts):
-    return {**users.public(user), **counts}
+    return STUDENT_ROW.dump(user, counts=counts)
 
 
 def students(db, *, q=None, sort="newest", page=1, limit=20):
@@ -114,8 +126,8 @@ def _with_people(db, batch):
     for e in batch:
         course = courses.get(e["courseId"], {"_id": e["courseId"], "title": None, "slug": None})
         person = people.get(e["userId"], {})
-        shown.append({**enrollments.public(e, course),
-                      "user": {"id": e["userId"], "name": person.get("name"), "email": person.get("email")}})
+        shown.append(ENROLLMENT_ROW.dump(e, course=course, user={
+            "id": e["userId"], "name": person.get("name"), "email": person.get("email")}))
     return shown
 
 

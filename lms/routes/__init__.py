@@ -4,7 +4,10 @@ Each area module (``catalog``, ``learning``, ...) holds its thin handlers and th
 input; this list says which URL reaches which handler, who may call it, and how (body and query
 schemas, CSRF, caching, media types).
 
-``who``: anyone · user (signed in) · staff (instructor or admin) · admin. ``limit``: the rate
+``who``: anyone · user (signed in) · staff (instructor or admin) · admin. ``reply``: what a
+success answers (``Reply``/``Page`` of the output shapes, which serialize it too); ``errors``:
+the errors the handler may answer besides those its other columns imply (a body may be invalid,
+a private route may be unauthenticated...), each ``"<status> <code>"``. ``limit``: the rate
 limits (``lms.web.ratelimit.RULES``) each request is counted under. ``name``: the route's
 OpenAPI ``operationId``, which ``lms.web.urls`` builds links from. The app registers its
 routes from this list, the guard reads ``who`` from it, the plugin counts ``limit``,
@@ -13,6 +16,18 @@ others.
 """
 from dataclasses import dataclass, field
 
+from ..accounts.notifications import NOTIFICATION
+from ..accounts.users import USER
+from ..audit import AUDIT_ENTRY
+from ..certificates.shapes import CERTIFICATE, CERTIFICATE_STATUS, PUBLIC_CERTIFICATE, SHARED_CERTIFICATE
+from ..learning.courses import COURSE_CARD, COURSE_DETAIL, COURSE_FOR_EDITING, LESSON
+from ..learning.enrollments import ENROLLMENT
+from ..learning.progress import PROGRESS, PROGRESS_DETAIL
+from ..learning.submissions import SUBMISSION
+from ..payments import CHECKOUT_ORDER, PAYMENT
+from ..reports.analytics import ANALYTICS
+from ..reports.lists import ENROLLMENT_ROW, STUDENT_ROW
+from ..schema import Anything, Boolean, Integer, ListOf, OneOf, Page, Reply, Text
 from . import accounts, admin, catalog, certificates, files, learning, payments, submissions, system
 
 
@@ -24,6 +39,10 @@ class Route:
     who: str
     summary: str
     body: object = None  # lms.schema.Obj for JSON bodies
+    reply: object = None  # lms.schema.Reply / Page: the success answer's shape
+    errors: tuple = ()  # "404 not_found", ...: what the handler may answer besides the usual
+    upload: object = None  # lms.schema.Form for multipart bodies
+    redirects: bool = False  # may answer 303 See Other
     query: object = None  # lms.schema.Obj for query strings
     csrf: bool = True  # cookie-authenticated unsafe requests must carry X-XSRF-TOKEN
     cache: str = None  # public GET: answers cached for a few seconds under this namespace (lms.cache)
@@ -42,117 +61,139 @@ class Route:
 
 
 R = Route
+OK = Reply()
+MESSAGE = Reply(message=Text())
+NOT_FOUND = ("404 not_found",)
+RAZORPAY_DOWN = ("502 razorpay_unavailable", "502 razorpay_rejected", "503 razorpay_not_configured")
+REVIEWED = Reply(submission=SUBMISSION, certificateCreated=Boolean(), certId=Text(optional=True))
 ROUTES = [
-    R("GET", "/api/health", system.health, "anyone", "Service and dependency status"),
-    R("GET", "/api/openapi.json", system.openapi, "anyone", "This API description"),
+    R("GET", "/api/health", system.health, "anyone", "Service and dependency status",
+      reply=Reply(db=Anything(), worker=Anything(), queues=Anything(optional=True))),
+    R("GET", "/api/openapi.json", system.openapi, "anyone", "This API description (OpenAPI 3.1)",
+      schema={"type": "object", "required": ["openapi", "info", "paths"]}),
 
+    # accounts
     R("POST", "/api/auth/signup", accounts.signup, "anyone", "Create an account and sign in",
-      body=accounts.SIGNUP, csrf=False, limit=("signup-ip",)),
+      body=accounts.SIGNUP, csrf=False, limit=("signup-ip",), reply=Reply(201, user=USER),
+      errors=("409 email_taken",)),
     R("POST", "/api/auth/login", accounts.login, "anyone", "Sign in", body=accounts.LOGIN, csrf=False,
-      limit=("login-ip", "login-email")),
-    R("POST", "/api/auth/refresh", accounts.refresh, "anyone", "Rotate the session cookies"),
-    R("POST", "/api/auth/logout", accounts.logout, "anyone", "End the session, clear the cookies"),
+      limit=("login-ip", "login-email"), reply=Reply(user=USER),
+      errors=("401 invalid_credentials", "403 account_disabled")),
+    R("POST", "/api/auth/refresh", accounts.refresh, "anyone", "Rotate the session cookies",
+      reply=Reply(user=USER), errors=("401 session_expired", "401 session_revoked", "401 account_disabled")),
+    R("POST", "/api/auth/logout", accounts.logout, "anyone", "End the session, clear the cookies", reply=OK),
     R("POST", "/api/auth/forgot-password", accounts.forgot_password, "anyone",
-      "E-mail a password reset link", body=accounts.FORGOT, csrf=False, limit=("forgot-ip", "forgot-email")),
+      "E-mail a password reset link", body=accounts.FORGOT, csrf=False, limit=("forgot-ip", "forgot-email"),
+      reply=MESSAGE),
     R("POST", "/api/auth/reset-password", accounts.reset_password, "anyone",
-      "Set a new password with a reset link's token", body=accounts.RESET, csrf=False, limit=("reset-ip",)),
-    R("GET", "/api/user/me", accounts.me, "user", "The signed-in user"),
+      "Set a new password with a reset link's token", body=accounts.RESET, csrf=False, limit=("reset-ip",),
+      reply=MESSAGE, errors=("400 invalid_token",)),
+    R("GET", "/api/user/me", accounts.me, "user", "The signed-in user", reply=Reply(user=USER)),
     R("PATCH", "/api/admin/users/<id>", accounts.update_user, "admin", "Change a user's role or disable them",
-      body=accounts.USER_CHANGES),
+      body=accounts.USER_CHANGES, reply=Reply(user=USER), errors=(*NOT_FOUND, "409 self_change")),
+    R("GET", "/api/user/notifications", accounts.my_notifications, "user",
+      "Own notifications, newest first", query=accounts.NOTIFICATIONS, name="certificates_my_notifications",
+      reply=Page(NOTIFICATION, unread=Integer(description="How many are unread, for a badge"))),
+    R("POST", "/api/user/notifications/read", accounts.mark_read, "user",
+      "Mark notifications read (all when no ids)", body=accounts.MARK_READ, name="certificates_mark_read",
+      reply=Reply(marked=Integer())),
+
     # catalog
     R("GET", "/api/courses", catalog.list_courses, "anyone",
       "Published courses: search, filter by tag and price, sort, paginate",
-      query=catalog.CATALOG_QUERY, cache="courses"),
+      query=catalog.CATALOG_QUERY, cache="courses", reply=Page(COURSE_CARD)),
     R("GET", "/api/courses/<slug>", catalog.get_course, "anyone",
       "A course's modules and lessons; content only for preview lessons",
-      cache="courses"),
+      cache="courses", reply=Reply(course=COURSE_DETAIL), errors=NOT_FOUND),
     R("GET", "/api/admin/courses", catalog.list_all_courses, "staff",
-      "Every course in any status: search, filter, paginate",
-      query=catalog.ADMIN_QUERY),
-    R("POST", "/api/admin/courses", catalog.create_course, "staff",
-      "Create a course (draft unless told otherwise)",
-      body=catalog.courses.COURSE, invalidates=("courses",)),
+      "Every course in any status: search, filter, paginate", query=catalog.ADMIN_QUERY, reply=Page(COURSE_CARD)),
+    R("POST", "/api/admin/courses", catalog.create_course, "staff", "Create a course (draft unless told otherwise)",
+      body=catalog.courses.COURSE, invalidates=("courses",), reply=Reply(201, course=COURSE_FOR_EDITING),
+      errors=("409 slug_taken",)),
     R("GET", "/api/admin/courses/<id>", catalog.get_course_for_editing, "staff",
-      "A course with every lesson's content, for the editor"),
+      "A course with every lesson's content, for the editor", reply=Reply(course=COURSE_FOR_EDITING),
+      errors=NOT_FOUND),
     R("PUT", "/api/admin/courses/<id>", catalog.update_course, "staff",
       "Change the fields named in the body; modules are replaced whole",
-      body=catalog.courses.CHANGES, invalidates=("courses",)),
+      body=catalog.courses.CHANGES, invalidates=("courses",), reply=Reply(course=COURSE_FOR_EDITING),
+      errors=(*NOT_FOUND, "409 slug_taken", "409 edit_conflict")),
     R("DELETE", "/api/admin/courses/<id>", catalog.remove_course, "staff",
-      "Archive a course with enrollments, delete one without",
-      invalidates=("courses",)),
+      "Archive a course with enrollments, delete one without", invalidates=("courses",),
+      reply=Reply(id=Text(), outcome=OneOf(("archived", "deleted"))), errors=NOT_FOUND),
 
     # learning
     R("POST", "/api/enroll", learning.enroll, "user",
-      "Enroll in a course (free, simulated or Razorpay payment)",
-      body=learning.ENROLL),
-    R("GET", "/api/enrollments", learning.my_enrollments, "user",
-      "Own enrollments with course and progress",
-      query=learning.PAGED),
+      "Enroll in a course: free and simulated payments are active at once (201); a Razorpay order "
+      "leaves it pending (200) with what Checkout needs", body=learning.ENROLL,
+      reply=Reply((200, 201), enrollment=ENROLLMENT, order=CHECKOUT_ORDER(optional=True)),
+      errors=(*NOT_FOUND, "403 simulated_payments_disabled", "409 already_enrolled", *RAZORPAY_DOWN)),
+    R("GET", "/api/enrollments", learning.my_enrollments, "user", "Own enrollments with course and progress",
+      query=learning.PAGED, reply=Page(ENROLLMENT)),
     R("GET", "/api/courses/<slug>/lessons/<lessonId>", learning.lesson, "anyone",
-      "A lesson's content: preview lessons for anyone, others for the enrolled and staff"),
+      "A lesson's content: preview lessons for anyone, others for the enrolled and staff",
+      reply=Reply(lesson=LESSON), errors=(*NOT_FOUND, "401 unauthenticated", "403 not_enrolled")),
     R("POST", "/api/progress/complete-lesson", learning.complete_lesson, "user",
-      "Mark a lesson done; may create the certificate",
-      body=learning.COMPLETE),
-    R("GET", "/api/progress/<courseId>", learning.course_progress, "user",
-      "Completed lessons and percentage"),
-    R("GET", "/api/user/certificates", certificates.my_certificates, "user",
-      "Own certificates", name="learning_my_certificates"),
+      "Mark a lesson done; may create the certificate", body=learning.COMPLETE,
+      reply=Reply(progress=PROGRESS, certificateCreated=Boolean(), certId=Text(optional=True)),
+      errors=(*NOT_FOUND, "404 lesson_not_found", "403 not_enrolled")),
+    R("GET", "/api/progress/<courseId>", learning.course_progress, "user", "Completed lessons and percentage",
+      reply=Reply(progress=PROGRESS_DETAIL), errors=NOT_FOUND),
+    R("GET", "/api/user/certificates", certificates.my_certificates, "user", "Own certificates",
+      name="learning_my_certificates", reply=Reply(items=ListOf(PUBLIC_CERTIFICATE))),
 
     # submissions
     R("POST", "/api/submissions", submissions.submit, "user",
       "Submit a project: JSON {courseId, submissionUrl}, or multipart/form-data with fields courseId, "
       "submissionUrl? and up to 5 files (field 'files', 10 MB each; PDF, ZIP, PNG, JPEG or UTF-8 text by "
-      "their bytes)",
-      body=submissions.SUBMIT),
-    R("GET", "/api/submissions", submissions.my_submissions, "user",
-      "Own submissions, newest first",
-      query=submissions.MINE),
+      "their bytes)", body=submissions.SUBMIT, upload=submissions.FORM, reply=Reply(201, submission=SUBMISSION),
+      errors=(*NOT_FOUND, "403 not_enrolled", "400 invalid_multipart", "400 too_many_files", "400 empty_file",
+              "413 file_too_large", "415 unsupported_file_type", "503 storage_unavailable")),
+    R("GET", "/api/submissions", submissions.my_submissions, "user", "Own submissions, newest first",
+      query=submissions.MINE, reply=Page(SUBMISSION)),
     R("GET", "/api/admin/submissions", submissions.review_queue, "staff",
       "Every student's submissions: filter by status, course, student; oldest first for a review queue",
-      query=submissions.REVIEW_QUEUE),
+      query=submissions.REVIEW_QUEUE, reply=Page(SUBMISSION)),
     R("POST", "/api/admin/verify-submission", submissions.verify, "staff",
       "Approve or reject a pending submission, once; approval may create the certificate",
-      body=submissions.VERIFY),
+      body=submissions.VERIFY, reply=REVIEWED,
+      errors=(*NOT_FOUND, "403 own_submission", "409 already_reviewed")),
     R("GET", "/files/<key:path>", files.serve_file, "anyone",
       "A stored file (local storage only): PDFs and images inline, anything else as a download",
       tags=("files",), media=("application/pdf", "image/png", "image/jpeg", "application/zip", "text/plain",
-      "application/octet-stream"), name="submissions_serve_file"),
+                              "application/octet-stream"), name="submissions_serve_file", errors=NOT_FOUND),
 
     # payments
     R("POST", "/api/payments/verify", payments.verify, "user",
       "Confirm a Razorpay Checkout payment with its handler's response; activates the enrollment",
-      body=payments.VERIFY),
+      body=payments.VERIFY, reply=Reply(payment=PAYMENT, enrollment=ENROLLMENT),
+      errors=(*NOT_FOUND, "400 invalid_signature", "503 razorpay_not_configured")),
     R("POST", "/api/payments/webhook", payments.webhook, "anyone",
       "Razorpay webhook (X-Razorpay-Signature over the raw body): payments, orders, refunds",
-      csrf=False, limit=("webhook-ip",)),
+      csrf=False, limit=("webhook-ip",), reply=Reply(outcome=Text()),
+      errors=("400 invalid_signature", "400 invalid_json", "413 payload_too_large",
+              "503 razorpay_not_configured")),
 
     # certificates
     R("GET", "/api/certificates/<certId>", certificates.verify, "anyone",
       "Public verification: status (active, pending, expired, revoked with date and reason), names, dates, "
       "PDF, hash, and a LinkedIn Add-to-Profile link for an active certificate",
-      cache="certificates", limit=("certificate-ip",)),
-    R("GET", "/verify", certificates.verify_form, "anyone",
-      "HTML: the verification form (?certId= redirects to its page)",
-      tags=("certificates",), media=("text/html",)),
+      cache="certificates", limit=("certificate-ip",), reply=Reply.flat(SHARED_CERTIFICATE), errors=NOT_FOUND),
+    R("GET", "/verify", certificates.verify_form, "anyone", "HTML: the verification form (?certId= redirects "
+      "to its page)", tags=("certificates",), media=("text/html",), redirects=True, errors=NOT_FOUND),
     R("GET", "/verify/<certId>", certificates.verify_page, "anyone",
       "HTML: a certificate's verification page with its status and a preview of the PDF",
       tags=("certificates",), media=("text/html",), cache="certificates", limit=("certificate-ip",),
-      html_errors=certificates.verify_page_error),
+      html_errors=certificates.verify_page_error, errors=NOT_FOUND),
     R("GET", "/api/admin/certificates", certificates.list_certificates, "staff",
       "Certificates with their real status (failed ones included), attempts and last error",
-      query=certificates.ADMIN_QUERY),
+      query=certificates.ADMIN_QUERY, reply=Page(CERTIFICATE)),
     R("POST", "/api/admin/certificates/<certId>/revoke", certificates.revoke, "admin",
-      "Revoke a certificate; it stays verifiable and says so",
-      body=certificates.REVOKE, invalidates=("certificates",)),
+      "Revoke a certificate; it stays verifiable and says so", body=certificates.REVOKE,
+      invalidates=("certificates",), reply=Reply(certificate=CERTIFICATE), errors=(*NOT_FOUND, "409 already_revoked")),
     R("POST", "/api/admin/certificates/<certId>/issue", certificates.reissue, "staff",
       "Re-render a certificate under the same id (new PDF and hash); {restore: true} reinstates a revoked one",
-      body=certificates.REISSUE, invalidates=("certificates",)),
-    R("GET", "/api/user/notifications", accounts.my_notifications, "user",
-      "Own notifications, newest first",
-      query=accounts.NOTIFICATIONS, name="certificates_my_notifications"),
-    R("POST", "/api/user/notifications/read", accounts.mark_read, "user",
-      "Mark notifications read (all when no ids)",
-      body=accounts.MARK_READ, name="certificates_mark_read"),
+      body=certificates.REISSUE, invalidates=("certificates",), reply=Reply(certificate=CERTIFICATE),
+      errors=(*NOT_FOUND, "409 certificate_rendering", "409 certificate_revoked", "409 certificate_changed")),
 
     # credentials
     R("GET", "/.well-known/jwks.json", certificates.jwks, "anyone",
@@ -162,26 +203,30 @@ ROUTES = [
       "An issued certificate as an Open Badges 3.0 credential signed as a VC-JWT: {credential, jwt}, or the"
       " compact JWT alone with Accept: application/vc+jwt or ?format=jwt",
       query=certificates.CREDENTIAL_QUERY, media=("application/json", "application/vc+jwt"),
-      limit=("certificate-ip",), name="credentials_credential"),
+      limit=("certificate-ip",), name="credentials_credential", reply=Reply(credential=Anything(), jwt=Text()),
+      errors=(*NOT_FOUND, "409 not_issued")),
     R("GET", "/api/certificates/<certId>/status", certificates.status, "anyone",
       "A certificate's status right now (active, revoked, expired, pending): a credential's credentialStatus",
-      limit=("certificate-ip",), name="credentials_status"),
+      limit=("certificate-ip",), name="credentials_status", reply=Reply.flat(CERTIFICATE_STATUS), errors=NOT_FOUND),
     R("POST", "/api/certificates/verify-pdf", certificates.verify_pdf, "anyone",
       "Whether an uploaded PDF (multipart/form-data, field 'file', at most 5 MB) is exactly one of our "
-      "certificates: {match, certificate?}",
-      csrf=False, limit=("verify-pdf-ip",), name="credentials_verify_pdf"),
+      "certificates: {match, certificate?}", upload=certificates.FORM,
+      csrf=False, limit=("verify-pdf-ip",), name="credentials_verify_pdf",
+      reply=Reply(match=Boolean(), certificate=SHARED_CERTIFICATE(optional=True)),
+      errors=("400 invalid_multipart", "400 validation_error", "400 empty_file", "400 not_a_pdf",
+              "413 payload_too_large", "415 unsupported_media_type")),
 
     # admin
     R("GET", "/api/admin/students", admin.list_students, "staff",
       "Students: search by name or e-mail, counts of enrollments, completions and certificates; CSV",
-      query=admin.STUDENTS, media=("application/json", "text/csv")),
+      query=admin.STUDENTS, media=("application/json", "text/csv"), reply=Page(STUDENT_ROW)),
     R("GET", "/api/admin/enrollments", admin.list_enrollments, "staff",
       "Enrollments: filter by course, student, status and date; sort; CSV",
-      query=admin.ENROLLMENTS, media=("application/json", "text/csv")),
+      query=admin.ENROLLMENTS, media=("application/json", "text/csv"), reply=Page(ENROLLMENT_ROW)),
     R("GET", "/api/admin/analytics", admin.show_analytics, "staff",
       "Totals and per-day series of enrollments, completions, certificates, revenue; top courses",
-      query=admin.ANALYTICS),
+      query=admin.ANALYTICS, reply=Reply.flat(ANALYTICS)),
     R("GET", "/api/admin/logs", admin.list_logs, "admin",
       "The audit trail, newest first: filter by action, actor, target, request and date",
-      query=admin.LOGS),
+      query=admin.LOGS, reply=Page(AUDIT_ENTRY)),
 ]

@@ -25,7 +25,7 @@ from ..certificates import badges, records, shapes
 from ..certificates.pdf import long_date
 from ..certificates.sharing import Organisation
 from ..errors import NotFound, RateLimited, ValidationError
-from ..schema import PAGE, Bool, Id, Obj, Query, Str
+from ..schema import PAGE, Bool, Form, Id, Obj, Query, Str
 from ..web import pages
 from ..web.bodies import UploadLimits, read_multipart
 from ..web.plugin import respond
@@ -41,6 +41,7 @@ JWKS = {"type": "object", "required": ["keys"], "properties": {"keys": {"type": 
 JWKS_CACHE = "public, max-age=300"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 PDF_UPLOAD = UploadLimits(total_bytes=MAX_UPLOAD_BYTES)
+FORM = Form(Obj(), files="file", description="The PDF to check, at most 5 MB")
 
 
 # --- public verification ------------------------------------------------------------------

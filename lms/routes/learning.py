@@ -34,9 +34,7 @@ def lesson(db, slug, lessonId, user):
             raise Unauthenticated("Sign in to open this lesson")
         if user["role"] == "student":
             enrollments.require_active(db, user["id"], course["_id"])
-    return {"lesson": {"id": item["id"], "moduleId": module["id"], "title": item["title"],
-                       "preview": bool(item.get("preview")), "durationMin": item.get("durationMin", 0),
-                       "content": item.get("content", ""), "videoUrl": item.get("videoUrl")}}
+    return {"lesson": courses.LESSON.dump({**item, "moduleId": module["id"]})}
 
 
 def complete_lesson(db, settings, user, body, actor):

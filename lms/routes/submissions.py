@@ -9,7 +9,7 @@ documents the JSON form in OpenAPI and validates both forms.
 import bottle
 
 from ..learning import submissions
-from ..schema import PAGE, Id, Obj, Query, Str, Url
+from ..schema import PAGE, Form, Id, Obj, Query, Str, Url
 from ..web.bodies import UploadLimits, media_type, read_json, read_multipart
 
 SUBMIT = Obj(courseId=Id(), submissionUrl=Url(required=False, nullable=True))
@@ -20,6 +20,7 @@ MINE = Query(courseId=Id(required=False), **PAGE)
 REVIEW_QUEUE = Query(status=Str(choices=submissions.STATUSES, required=False), courseId=Id(required=False),
                      userId=Id(required=False), sort=Str(choices=submissions.SORTS, default="newest"), **PAGE)
 UPLOADS = UploadLimits(total_bytes=submissions.MAX_UPLOAD_BYTES)
+FORM = Form(SUBMIT, files="files", max_files=submissions.MAX_FILES)
 
 
 def submit(db, settings, storage, user, actor):

@@ -19,9 +19,12 @@ def health(runtime):
             worker["heartbeat"] = runner.heartbeats(runtime.db)
             queues = monitoring.queues(runtime.db)
     except PyMongoError:
-        return respond(503, {"ok": False, "db": {"ok": False}, "worker": worker})
+        return respond(503, {"ok": False, "error": {"code": "database_unavailable",
+                                                    "message": "The database does not answer"},
+                             "db": {"ok": False}, "worker": worker})
     return {"db": {"ok": True, "latencyMs": latency}, "worker": worker, "queues": queues}
 
 
 def openapi(runtime):
-    return dict(runtime.api_description)
+    # The document itself, not wrapped in the {"ok": true} envelope: tools read it as it is.
+    return respond(200, runtime.api_description)

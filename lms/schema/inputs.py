@@ -11,7 +11,7 @@ is not silently a different question.
 import re
 from urllib.parse import urlsplit
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 MISSING = object()
 
@@ -263,3 +263,23 @@ def Query(**fields):
 
 
 PAGE = dict(page=Int(min=1, max=100000, default=1), limit=Int(min=1, max=100, default=20))
+
+
+class Form:
+    """A ``multipart/form-data`` body: the ``fields`` (an ``Obj``) and up to ``max_files`` files in
+    the part named ``files``. It documents the upload; the route reads it with the one multipart
+    reader (``lms.web.bodies.read_multipart``)."""
+
+    def __init__(self, fields, *, files, max_files=1, description=None):
+        self.fields, self.files, self.max_files, self.description = fields, files, max_files, description
+
+    def json_schema(self):
+        binary = {"type": "string", "format": "binary"}
+        upload = binary if self.max_files == 1 else {"type": "array", "items": binary, "maxItems": self.max_files}
+        schema = self.fields.json_schema()
+        schema["properties"] = {**schema.get("properties", {}), self.files: upload}
+        if self.max_files == 1 and not self.fields.fields:
+            schema["required"] = [self.files]
+        if self.description:
+            schema["description"] = self.description
+        return schema
