@@ -111,9 +111,16 @@ class Plugin:
                         hit = caching.serve_hit(runtime.cache, user)
                         if hit is not None:
                             return hit
-                    for name, rule in limits:
-                        _count(db, name, rule, supplied)
-                    result = _reply(callback(**url_args, **{k: supplied[k] for k in wants}))
+                    counts = [c for c in (_before(db, name, rule, supplied) for name, rule in limits) if c]
+                    if counts:  # the tightest rule speaks for the route
+                        _set_headers(ratelimit.headers(min(counts, key=lambda c: c.remaining)))
+                    try:
+                        result = _reply(callback(**url_args, **{k: supplied[k] for k in wants}))
+                    except errors.LMSError as exc:
+                        for name, rule in limits:
+                            if rule.counts == "failures" and exc.code in rule.failures:
+                                _after_failure(db, name, rule, supplied)
+                        raise
                     if namespace:
                         result = caching.store(runtime.cache, namespace, user, result)
                 except errors.OutsideServiceError as exc:
@@ -131,12 +138,35 @@ class Plugin:
         return handler
 
 
-def _count(db, name, rule, supplied):
-    actor = supplied["actor"]
-    key = actor.ip if rule.key == "ip" else supplied["body"][rule.key]
-    trip = (lambda: audit.record(db, actor, "auth.rate_limited", "rateLimit", f"{name}:{key}", rule=name)
-            ) if rule.audit else None
-    ratelimit.hit(db, name, key, on_trip=trip)
+def _before(db, name, rule, supplied):
+    """Count (or, for a rule of failures, check) this request under ``rule``; None when the rule
+    does not apply to it."""
+    key = rule.key_of(supplied)
+    if key is None:
+        return None
+    if rule.counts == "failures":
+        return ratelimit.check(db, name, key)
+    return ratelimit.hit(db, name, key, on_trip=_trip(db, name, key, rule, supplied))
+
+
+def _after_failure(db, name, rule, supplied):
+    key = rule.key_of(supplied)
+    if key is not None:
+        try:
+            _set_headers(ratelimit.headers(ratelimit.hit(db, name, key, on_trip=_trip(db, name, key, rule, supplied))))
+        except errors.RateLimited:
+            pass  # this failure used up the window: the next request is the one refused
+
+
+def _trip(db, name, key, rule, supplied):
+    if not rule.audit:
+        return None
+    return lambda: audit.record(db, supplied["actor"], "auth.rate_limited", "rateLimit", f"{name}:{key}", rule=name)
+
+
+def _set_headers(headers):
+    for name, value in headers.items():
+        bottle.response.set_header(name, value)
 
 
 def _reply(result):

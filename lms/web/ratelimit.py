@@ -1,8 +1,17 @@
 """Rate limits counted in MongoDB, so every replica shares the same counters.
 
 A route declares the rules it is counted under (``Route(..., limit=("login-ip", "login-email"))``);
-the plugin counts each request under each of them before the handler runs, and a request past a
-rule's limit is a 429 ``rate_limited`` with ``Retry-After``. Handlers never call the limiter.
+the plugin applies them around the handler, and handlers never call the limiter. A rule counts
+either every request (``counts="requests"``: counted before the handler runs) or only the
+requests that fail with one of its ``failures`` codes (``counts="failures"``: checked before the
+handler, counted after it failed), so that a limit which protects an account cannot be used to
+lock its owner out by requests that succeed. A request past a rule's limit is a 429
+``rate_limited`` with ``Retry-After``; every answer of a limited route carries the IETF
+``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` headers of its tightest rule.
+
+A rule's ``key`` says what is counted: ``"ip"`` (the client address), ``"user"`` (the signed-in
+user), a body field's name (``"email"``), or a function of the request's injected values
+(``actor``, ``user``, ``body``...) returning the key, or None for a request the rule leaves alone.
 
 Each (rule, key) has one counter document, whose window opens at its first hit and lasts the
 rule's ``window``: a burst from a new key always falls in one window, wherever the clock is.
@@ -27,8 +36,27 @@ from ..errors import RateLimited
 class Rule:
     limit: int  # requests allowed ...
     window: int  # ... per this many seconds
-    key: str  # what is counted: "ip" (the client address) or "email" (the body's e-mail)
+    key: object  # what is counted: "ip", "user", a body field, or a function of the request
     audit: bool = False  # the first request over the limit in a window leaves an audit entry
+    counts: str = "requests"  # or "failures": only answers with one of ``failures`` count
+    failures: tuple = ()  # error codes that count, for counts="failures"
+
+    def key_of(self, supplied):
+        if callable(self.key):
+            return self.key(supplied)
+        if self.key == "ip":
+            return supplied["actor"].ip
+        if self.key == "user":
+            return supplied["user"]["id"] if supplied.get("user") else None
+        return supplied["body"][self.key]
+
+
+@dataclass(frozen=True)
+class Count:
+    """Where a key stands in its rule's window: for the RateLimit-* headers."""
+    limit: int
+    remaining: int
+    reset: float  # seconds until the window ends
 
 
 RULES = {
@@ -46,6 +74,7 @@ RULES = {
 
 def hit(db, name, key, *, at=None, on_trip=None):
     """Count one request for ``key`` under the rule ``name``; raise RateLimited past its limit.
+    Returns the ``Count``.
 
     ``on_trip`` runs once per window, on the first request over the limit (to audit a burst
     without writing an entry for every rejected request).
@@ -56,8 +85,37 @@ def hit(db, name, key, *, at=None, on_trip=None):
     if counter["count"] > rule.limit:
         if counter["count"] == rule.limit + 1 and on_trip:
             on_trip()
-        raise RateLimited((counter["resetAt"] - at).total_seconds())
-    return counter
+        raise _limited(rule, counter, at)
+    return _standing(rule, counter, at)
+
+
+def check(db, name, key, *, at=None):
+    """Where ``key`` stands under rule ``name`` without counting; RateLimited when it has used
+    up its window (the check before a request whose failure alone would count)."""
+    rule = RULES[name]
+    at = at or now()
+    counter = db.rateLimits.find_one({"_id": f"{name}:{key}", "resetAt": {"$gt": at}})
+    if counter is None:
+        return Count(rule.limit, rule.limit, rule.window)
+    if counter["count"] >= rule.limit:
+        raise _limited(rule, counter, at)
+    return _standing(rule, counter, at)
+
+
+def _standing(rule, counter, at):
+    return Count(rule.limit, max(0, rule.limit - counter["count"]), (counter["resetAt"] - at).total_seconds())
+
+
+def _limited(rule, counter, at):
+    exc = RateLimited((counter["resetAt"] - at).total_seconds())
+    exc.headers.update(headers(Count(rule.limit, 0, exc.retry_after)))
+    return exc
+
+
+def headers(count):
+    """The IETF RateLimit-* headers of ``count``."""
+    return {"RateLimit-Limit": str(count.limit), "RateLimit-Remaining": str(count.remaining),
+            "RateLimit-Reset": str(max(0, int(count.reset + 0.999)))}
 
 
 def _count(collection, counter_id, at, window):
