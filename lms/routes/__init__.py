@@ -55,6 +55,8 @@ class Route:
     html_errors: object = None  # (error, settings) -> page: how an HTML route answers an LMSError
 
     def __post_init__(self):
+        if self.body is not None and self.method in ("PUT", "PATCH"):  # POST bodies ignore unknown fields
+            object.__setattr__(self, "body", self.body.edit())
         if self.name is None:
             area = self.handler.__module__.rsplit(".", 1)[-1]
             object.__setattr__(self, "name", f"{area}_{self.handler.__name__}")

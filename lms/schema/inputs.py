@@ -218,7 +218,8 @@ class Obj(Field):
             raise Invalid("must be an object")
         errors, out = {}, {}
         if self.strict:
-            errors.update({key: "is not a known parameter" for key in value if key not in self.fields})
+            unknown = "is not a known parameter" if query else "is not a field that can be changed here"
+            errors.update({key: unknown for key in value if key not in self.fields})
         for name, field in self.fields.items():
             if name not in value or (query and value[name] == "" and not field.required):
                 if field.required:
@@ -247,6 +248,11 @@ class Obj(Field):
 
     def extend(self, **more):
         return Obj({**self.fields, **more}, strict=self.strict)
+
+    def edit(self):
+        """This shape with unknown fields refused: the body of a PUT or PATCH, where a field the
+        server does not know would be a silent no-op edit."""
+        return Obj(self.fields, strict=True, description=self.description)
 
     def _constraints(self):
         out = {"properties": {n: f.json_schema() for n, f in self.fields.items()}}
