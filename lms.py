@@ -39,7 +39,8 @@ def serve(runtime, args):
         start_worker(runtime)
     settings = runtime.settings
     stops = [runtime.worker.stop] if runtime.worker else []
-    server.serve(create_app(runtime), settings.host, settings.port, on_stop=stops)
+    server.serve(create_app(runtime), settings.host, settings.port, on_stopping=[runtime.events.close],
+                 on_stop=stops)
 
 
 def worker(runtime, args):

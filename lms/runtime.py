@@ -8,6 +8,7 @@ the adapters, each opened once here and handed to whatever uses it.
     runtime.razorpay   the Razorpay client, or None when Razorpay is off
     runtime.renderer   the PDF renderer (wkhtmltopdf)
     runtime.cache      the response cache of public reads
+    runtime.events     the hub that feeds the users' live event streams
     runtime.api_description   the OpenAPI document, built once from the route table
     runtime.worker     the in-process worker, when this process runs one
 """
@@ -23,6 +24,7 @@ from .certificates.badges import Keyring
 from .db import EmbeddedServer
 from .routes import ROUTES
 from .web.caching import ResponseCache
+from .web.events import EventHub
 from .web.openapi import describe
 from .web.urls import Urls
 
@@ -37,6 +39,7 @@ class Runtime:
         self.embedded = embedded
         self.worker = None
         self.cache = ResponseCache()
+        self.events = EventHub(db)
         self.urls = Urls(ROUTES, settings.public_url)
         self.storage = open_storage(settings, lambda key: self.urls.url_for("submissions_serve_file", key=key))
         self.mailer = open_mailer(settings)

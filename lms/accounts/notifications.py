@@ -33,6 +33,24 @@ def of(db, user_id, page, limit, unread=None):
     return listing
 
 
+def created_since(db, since, limit=1000):
+    """Everyone's notifications created at ``since`` or later, oldest first (the event stream's
+    poll: one query for every open stream of the process)."""
+    return list(db.notifications.find({"createdAt": {"$gte": since}})
+                .sort([("createdAt", 1), ("_id", 1)]).limit(limit))
+
+
+def after(db, user_id, note_id, limit=100):
+    """The user's notifications after ``note_id`` (a resumed event stream's backlog), oldest
+    first; none when ``note_id`` is not one of theirs."""
+    last = db.notifications.find_one({"_id": note_id, "userId": user_id}, {"createdAt": 1})
+    if last is None:
+        return []
+    return list(db.notifications.find({"userId": user_id, "$or": [
+        {"createdAt": {"$gt": last["createdAt"]}}, {"createdAt": last["createdAt"], "_id": {"$gt": note_id}}]})
+        .sort([("createdAt", 1), ("_id", 1)]).limit(limit))
+
+
 def mark_read(db, user_id, ids=None):
     """Mark the user's notifications ``ids`` (all of them when None) read; ids that are not
     theirs or already read are left alone. Returns how many changed."""

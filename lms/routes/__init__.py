@@ -28,7 +28,7 @@ from ..payments import CHECKOUT_ORDER, PAYMENT
 from ..reports.analytics import ANALYTICS
 from ..reports.lists import ENROLLMENT_ROW, STUDENT_ROW
 from ..schema import Anything, Boolean, Integer, ListOf, OneOf, Page, Reply, Text
-from . import accounts, admin, catalog, certificates, files, learning, payments, submissions, system
+from . import accounts, admin, catalog, certificates, events, files, learning, payments, submissions, system
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,10 @@ ROUTES = [
     R("GET", "/api/user/notifications", accounts.my_notifications, "user",
       "Own notifications, newest first", query=accounts.NOTIFICATIONS, name="certificates_my_notifications",
       reply=Page(NOTIFICATION, unread=Integer(description="How many are unread, for a badge"))),
+    R("GET", "/api/user/events", events.user_events, "user",
+      "Live updates: the user's notifications as Server-Sent Events (id: the notification's id, event: "
+      "notification, data: the Notification), resumed after Last-Event-ID; ends when the session's access "
+      "token expires", query=events.EVENTS_QUERY, media=("text/event-stream",)),
     R("POST", "/api/user/notifications/read", accounts.mark_read, "user",
       "Mark notifications read (all when no ids)", body=accounts.MARK_READ, name="certificates_mark_read",
       reply=Reply(marked=Integer())),

@@ -34,6 +34,7 @@ def authenticate(db, secret, request, who, csrf=True):
         found = db.users.find_one({"_id": claims["sub"]})
         if found and not found.get("disabled"):
             user = users.public(found)
+            request.environ["lms.session_expires"] = claims["exp"]
     if who != "anyone":
         if user is None:
             raise Unauthenticated("Sign in to continue" if not token else "Your session has expired")

@@ -25,9 +25,10 @@ class Server(WSGIServer):
         return super().handle(sock, address)
 
 
-def serve(app, host, port, *, on_stop=(), stop_timeout=10):
-    """Serve until SIGTERM or SIGINT; then stop accepting, let in-flight requests finish
-    (up to ``stop_timeout`` seconds) and run ``on_stop`` callables in order."""
+def serve(app, host, port, *, on_stopping=(), on_stop=(), stop_timeout=10):
+    """Serve until SIGTERM or SIGINT; then run ``on_stopping`` (end the requests that never end
+    by themselves: event streams), stop accepting, let in-flight requests finish (up to
+    ``stop_timeout`` seconds) and run ``on_stop`` callables in order."""
     # A pool, not bare greenlets: stop() can then wait for the requests in flight.
     server = Server((host, port), app, log=None, spawn=gevent.pool.Pool(MAX_CONNECTIONS))
     try:
@@ -42,6 +43,8 @@ def serve(app, host, port, *, on_stop=(), stop_timeout=10):
         gevent.signal_handler(signum, stopping.set)
     stopping.wait()
     log.info("stopping: finishing in-flight requests")
+    for callback in on_stopping:
+        callback()
     server.stop(timeout=stop_timeout)
     for callback in on_stop:
         callback()
