@@ -27,6 +27,7 @@ VARIABLES = {
     "LMS_DB_WAIT": ("db_wait", "30"),
     "LMS_SECRET_KEY": ("secret_key", ""),
     "LMS_PUBLIC_URL": ("public_url", ""),
+    "LMS_FRONTEND_URL": ("frontend_url", ""),
     "LMS_CORS_ORIGINS": ("cors_origins", ""),
     "LMS_COOKIE_SECURE": ("cookie_secure", "1"),
     "LMS_COOKIE_SAMESITE": ("cookie_samesite", "Lax"),
@@ -67,6 +68,7 @@ class Settings:
     db_wait: float = 30.0
     secret_key: str = field(default="", **_SECRET)
     public_url: str = "http://localhost:8080"
+    frontend_url: str = "http://localhost:8080"
     cors_origins: tuple = ()
     cookie_secure: bool = True
     cookie_samesite: str = "Lax"
@@ -121,6 +123,8 @@ class Settings:
             values["allow_simulated_payments"] = values["env"] != "production"
         if not raw["LMS_PUBLIC_URL"]:
             values["public_url"] = f"http://localhost:{values['port']}"
+        if not raw["LMS_FRONTEND_URL"]:
+            values["frontend_url"] = values["public_url"]
         if values["cookie_samesite"] == "None" and not values["cookie_secure"]:
             raise ConfigError("LMS_COOKIE_SAMESITE=None requires LMS_COOKIE_SECURE=1 (browsers drop it otherwise)")
         _all_or_none(raw, "LMS_BOOTSTRAP_ADMIN_EMAIL", "LMS_BOOTSTRAP_ADMIN_PASSWORD")
@@ -224,6 +228,7 @@ _PARSERS = {
     "db_wait": _number(float, 0, 3600),
     "secret_key": _secret_key,
     "public_url": _url("http", "https"),
+    "frontend_url": _url("http", "https"),
     "cors_origins": _origins,
     "cookie_secure": _bool,
     "cookie_samesite": _choice("Lax", "Strict", "None"),

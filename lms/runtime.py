@@ -40,7 +40,7 @@ class Runtime:
         self.worker = None
         self.cache = ResponseCache()
         self.events = EventHub(db)
-        self.urls = Urls(ROUTES, settings.public_url)
+        self.urls = Urls(ROUTES, settings.public_url, settings.frontend_url)
         self.storage = open_storage(settings, lambda key: self.urls.url_for("submissions_serve_file", key=key))
         self.mailer = open_mailer(settings)
         self.keyring = Keyring.from_settings(settings)

@@ -15,6 +15,11 @@ SECURITY_HEADERS = [
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "strict-origin-when-cross-origin"),
 ]
+# What a page on another origin may read and send (CORS): everything the API documents.
+EXPOSED = ("ETag", "Content-Disposition", "Retry-After", "X-Request-Id", "X-XSRF-TOKEN",
+           "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+ALLOWED_HEADERS = ("Content-Type", "X-XSRF-TOKEN", "X-Request-Id", "If-None-Match", "If-Match", "Last-Event-ID")
+PREFLIGHT_MAX_AGE = 7200  # seconds: Chromium's ceiling (Firefox allows a day)
 HTML_CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
@@ -74,8 +79,8 @@ class Middleware:
     def _preflight(self, environ, start_response, origin, request_id, started):
         headers = _cors_headers(origin) + [
             ("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE"),
-            ("Access-Control-Allow-Headers", "Content-Type, X-XSRF-TOKEN, X-Request-Id"),
-            ("Access-Control-Max-Age", "600"), ("Content-Length", "0"),
+            ("Access-Control-Allow-Headers", ", ".join(ALLOWED_HEADERS)),
+            ("Access-Control-Max-Age", str(PREFLIGHT_MAX_AGE)), ("Content-Length", "0"),
             ("X-Request-Id", request_id)]
         start_response("204 No Content", headers)
         self._log(environ, "204", started)
@@ -95,4 +100,4 @@ class Middleware:
 
 def _cors_headers(origin):
     return [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Credentials", "true"),
-            ("Access-Control-Expose-Headers", "X-Request-Id, Retry-After"), ("Vary", "Origin")]
+            ("Access-Control-Expose-Headers", ", ".join(EXPOSED)), ("Vary", "Origin")]
