@@ -156,7 +156,8 @@ def _errors(route, api):
         if api:
             answer["content"] = {"application/json": {"schema": {"allOf": [
                 {"$ref": "#/components/schemas/Error"},
-                {"properties": {"error": {"properties": {"code": {"enum": unique}}}}}]}}}
+                {"required": ["error"], "properties": {"error": {
+                    "required": ["code"], "properties": {"code": {"enum": unique}}}}}]}}}
         else:
             answer["content"] = {"text/html": {"schema": {"type": "string"}}}
         answers[status] = answer
