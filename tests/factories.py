@@ -1,7 +1,7 @@
 """Test data: users, and clients signed in through the real login route."""
 import itertools
 
-from conftest import browser
+from support.app import browser
 from lms import audit
 from lms.accounts import users
 from lms.learning import courses

@@ -1,9 +1,9 @@
 """Shared by the payment tests: Razorpay configured against its loopback double, a student at
 Checkout, signed webhook deliveries, and snapshots of what a payment can change.
 
-The fixtures are registered in a test module by importing them:
-``from payments_flow import razorpay_double, runtime``; this ``runtime`` replaces conftest's, so
-``db``, ``app``, ``client`` and ``signed_in`` all get a service with Razorpay configured.
+A test module takes the ``runtime`` fixture by importing it: ``from payments_flow import
+runtime``; this ``runtime`` replaces the suite's, so ``db``, ``app``, ``client`` and
+``signed_in`` all get a service with Razorpay configured.
 """
 import json
 import threading
@@ -12,18 +12,11 @@ import urllib.request
 
 import pytest
 
-from doubles.razorpay import RazorpayDouble
 from factories import PASSWORD, create_course, create_user
 from lms.runtime import Runtime
 from processes import call, cookies_from
 
 WEBHOOK, VERIFY, ENROLL = "/api/payments/webhook", "/api/payments/verify", "/api/enroll"
-
-
-@pytest.fixture
-def razorpay_double():
-    with RazorpayDouble() as double:
-        yield double
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
-from conftest import SECRET, browser
+from support.app import SECRET, browser
 from factories import PASSWORD, create_user, sign_in
 from lms.routes import ROUTES
 from processes import call, cookies_from

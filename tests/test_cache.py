@@ -1,5 +1,5 @@
 """Public reads are cached briefly, revalidate with ETags, and writes here clear them at once."""
-from conftest import browser
+from support.app import browser
 from factories import create_course
 
 

@@ -14,8 +14,7 @@ import pytest
 
 from certificate_helpers import (WORKER, drain, fake_wkhtmltopdf, fresh_window, issue, make_due, pdf_text,
                                  pending_certificate)
-from conftest import browser
-from doubles import cloudinary_double  # noqa: F401  (a fixture)
+from support.app import browser
 from factories import adapters, create_course, create_user
 from lms.adapters.mail import queue as mailqueue
 from lms.certificates import issuing

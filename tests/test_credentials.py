@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from certificate_helpers import fresh_window, issued_certificate, pending_certificate, stored_pdf
-from conftest import browser
+from support.app import browser
 from factories import create_course
 from lms.certificates import badges as credentials
 from lms.config import Settings, _new_signing_key

@@ -2,7 +2,7 @@
 import re
 from pathlib import Path
 
-from conftest import browser
+from support.app import browser
 from lms.config import VARIABLES
 from lms.routes import ROUTES
 

@@ -5,14 +5,14 @@ import threading
 import time
 from datetime import timedelta
 
-from aiosmtpd.controller import Controller
-
 from certificate_helpers import drain, pending_certificate
-from conftest import DatabaseServer, SECRET, wait_until
 from lms.adapters.mail import open_mailer, queue as mailqueue
 from lms.db import now
 from processes import Service, alive, call
-from test_mail import Recorder
+from support.app import SECRET
+from support.database import DatabaseServer
+from support.doubles.smtp import SmtpDouble
+from support.waits import wait_until
 
 
 def test_a_database_outage_mid_traffic_is_503_quickly_and_heals_by_itself(tmp_path):
@@ -90,13 +90,8 @@ def test_a_failing_mail_server_delays_the_mail_never_the_certificate(db, make_se
     assert queued["status"] == "queued" and queued["attempts"] == 1 and queued["lastError"]
     assert db.certificates.find_one({"_id": cert["_id"]})["status"] == "active"
 
-    recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with SmtpDouble(port=port, auth=False) as smtp:
         db.mails.update_one({"_id": queued["_id"]}, {"$set": {"nextAttemptAt": now()}})
         assert mailqueue.deliver_due(db, transport, "test-worker") == 1
-    finally:
-        controller.stop()
-    assert len(recorder.messages) == 1
+    assert len(smtp.messages) == 1
     assert db.certificates.find_one({"_id": cert["_id"]})["emailStatus"] == "sent"

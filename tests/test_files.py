@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from conftest import browser
-from doubles import CloudinaryDouble, cloudinary_double  # noqa: F401 (a fixture)
+from support.app import browser
+from support.doubles.cloudinary import CloudinaryDouble
 from factories import create_course, create_user, sign_in
 from lms.adapters.storage import kinds as files
 from lms.routes.files import serving

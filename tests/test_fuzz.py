@@ -12,7 +12,7 @@ import schemathesis
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from doubles.razorpay import RazorpayDouble
+from support.doubles.razorpay import RazorpayDouble
 from factories import create_course, create_user, sign_in
 from lms.routes import ROUTES
 

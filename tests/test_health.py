@@ -3,7 +3,9 @@ import time
 
 import pytest
 
-from conftest import DatabaseServer, browser, wait_until
+from support.app import browser
+from support.database import DatabaseServer
+from support.waits import wait_until
 from lms.web.app import create_app
 from lms.runtime import Runtime
 

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from conftest import browser
+from support.app import browser
 
 SIGNUP = "/api/auth/signup"
 

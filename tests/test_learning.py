@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from conftest import browser
+from support.app import browser
 from factories import PASSWORD, create_course, create_user
 from lms.db import new_id
 from processes import call, cookies_from

@@ -4,7 +4,7 @@ import socket
 import time
 
 import pymongo
-from conftest import wait_until
+from support.waits import wait_until
 from processes import Service, alive
 
 ADMIN = {"LMS_BOOTSTRAP_ADMIN_EMAIL": "admin@example.com", "LMS_BOOTSTRAP_ADMIN_PASSWORD": "correct horse"}
@@ -108,7 +108,7 @@ def test_unreachable_database_is_retried_then_reported(tmp_path):
 
 
 def test_create_admin_validates_and_refuses_duplicates(tmp_path, mongo_uri):
-    from conftest import with_database
+    from support.database import with_database
     uri = with_database(mongo_uri, f"lms_cli_{tmp_path.name[-8:]}")
 
     def create(*args):

@@ -5,20 +5,13 @@ import email.policy
 import time
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 
-from lms.db import free_port
 from lms.adapters.mail import SMTP, Outbox, open_mailer as mailer
+from lms.db import free_port
 from lms.errors import MailError
-
-# The test server speaks plain text on loopback on purpose; aiosmtpd warns about exactly that.
-pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+from support.doubles.smtp import PASSWORD, PASSWORD_IN_URL, USER
 
 SENDER = "LMS <no-reply@lms.test>"
-USER = "mailer@lms.test"
-PASSWORD = "s3cr:t/p@ss%word"  # every character URL-encoding must handle
-PASSWORD_IN_URL = "s3cr%3At%2Fp%40ss%25word"
 PDF = b"%PDF-1.4 fake certificate\n%%EOF"
 
 
@@ -75,35 +68,6 @@ def test_smtp_url_defaults():
     assert PASSWORD not in repr(smtps)
     with pytest.raises(MailError):
         SMTP("http://h", SENDER)
-
-
-class Recorder:
-    """An aiosmtpd handler and authenticator: keeps what arrived and who logged in."""
-
-    def __init__(self):
-        self.messages = []
-        self.logins = []
-
-    def __call__(self, server, session, envelope, mechanism, auth_data):
-        login, password = auth_data.login.decode(), auth_data.password.decode()
-        self.logins.append(login)
-        # handled=False: aiosmtpd then answers 535 itself (the default means "I replied").
-        return AuthResult(success=(login, password) == (USER, PASSWORD), handled=False)
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), authenticator=recorder,
-                            auth_required=True, auth_require_tls=False)
-    controller.start()
-    recorder.url = f"smtp://{USER}:{PASSWORD_IN_URL}@127.0.0.1:{controller.port}?starttls=0"
-    yield recorder
-    controller.stop()
 
 
 def test_smtp_logs_in_and_delivers_the_message(smtp_server):

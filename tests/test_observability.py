@@ -9,7 +9,8 @@ import pymongo
 import pytest
 
 import admin_data as data
-from conftest import DatabaseServer, browser
+from support.app import browser
+from support.database import DatabaseServer
 from lms import logs
 from lms.adapters.mail import queue as mailqueue
 from lms.adapters.mail.messages import Message

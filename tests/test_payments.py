@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import browser
-from doubles.razorpay import sign
+from support.app import browser
+from support.doubles.razorpay import sign
 from factories import create_course, create_user, sign_in
 from lms.adapters.razorpay import TIMEOUT
 from lms.payments import ledger, reconcile as reconciliation
@@ -16,7 +16,7 @@ from lms.web.app import create_app
 from lms.db import now
 from lms.runtime import Runtime
 from payments_flow import ENROLL, VERIFY, WEBHOOK, audited, checkout, deliver, live_auth, race, state
-from payments_flow import razorpay_double, runtime  # noqa: F401 (fixtures)
+from payments_flow import runtime  # noqa: F401 (a fixture)
 from processes import call
 
 

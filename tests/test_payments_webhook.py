@@ -8,14 +8,14 @@ from datetime import timedelta
 import pytest
 
 from certificate_helpers import fresh_window
-from conftest import browser
-from doubles.razorpay import sign
+from support.app import browser
+from support.doubles.razorpay import sign
 from lms.payments import webhook as payments
 from factories import create_course
 from lms.db import now
 from payments_flow import (ENROLL, VERIFY, WEBHOOK, audited, checkout, deliver, first_webhook, live_auth,
                            paid_enrollment, post_raw, race, state)
-from payments_flow import razorpay_double, runtime  # noqa: F401 (fixtures)
+from payments_flow import runtime  # noqa: F401 (a fixture)
 from processes import call
 
 

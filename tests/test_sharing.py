@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from certificate_helpers import issued_certificate, pending_certificate
-from conftest import browser
+from support.app import browser
 from factories import create_course
 from submitting import app_with
 

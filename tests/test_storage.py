@@ -5,7 +5,7 @@ import urllib.request
 
 import pytest
 
-from doubles import CloudinaryDouble, cloudinary_double  # noqa: F401 (a fixture)
+from support.doubles.cloudinary import CloudinaryDouble
 from lms.db import free_port
 from lms.adapters.storage import CloudinaryStorage, LocalStorage, check_key, open_storage
 from lms.errors import StorageError

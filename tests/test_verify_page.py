@@ -13,7 +13,8 @@ import threading
 import pytest
 
 from certificate_helpers import drain, fresh_window, pending_certificate
-from conftest import browser, wait_until
+from support.app import browser
+from support.waits import wait_until
 from factories import create_course, create_user
 from lms.db import free_port
 

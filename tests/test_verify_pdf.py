@@ -3,7 +3,7 @@ exactly (byte for byte, by SHA-256) one of our certificates, and that certificat
 import pytest
 
 from certificate_helpers import drain, fresh_window, issued_certificate, stored_pdf
-from conftest import browser
+from support.app import browser
 from factories import create_course
 from lms.routes.certificates import MAX_UPLOAD_BYTES
 from submitting import PNG, TEXT

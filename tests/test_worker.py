@@ -10,19 +10,14 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-import pytest
-
 from certificate_helpers import fake_wkhtmltopdf, make_due, pdf_text, pending_certificate, signed_in_headers
-from conftest import wait_until
-from doubles import cloudinary_double  # noqa: F401  (a fixture)
+from support.waits import wait_until
 from factories import create_course, create_user
 from factories import adapters
 from lms.worker import schedule as tasks
 from lms.db import new_id, now
 from processes import Service, call
-from test_mail import smtp_server  # noqa: F401  (a fixture: a real SMTP server that demands AUTH)
 
-pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 REAL_WKHTMLTOPDF = shutil.which("wkhtmltopdf")
 
 

@@ -29,6 +29,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler
 
+import pytest
+
 from .loopback import LoopbackDouble
 
 ORDER_PATH = re.compile(r"^/v1/orders/(?P<id>order_[A-Za-z0-9]+)(?P<payments>/payments)?$")
@@ -253,3 +255,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+@pytest.fixture
+def razorpay_double():
+    """A running RazorpayDouble, stopped after the test; ``razorpay_double.env`` points a
+    service at it."""
+    with RazorpayDouble() as double:
+        yield double

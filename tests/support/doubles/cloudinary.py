@@ -22,6 +22,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler
 
+import pytest
 from cloudinary.utils import api_sign_request
 
 from .loopback import LoopbackDouble
@@ -142,3 +143,10 @@ def parse_multipart(content_type, body):
         name = disposition[1].decode()
         fields[name] = (disposition[2].decode(), content) if disposition[2] is not None else content.decode()
     return fields
+
+
+@pytest.fixture
+def cloudinary_double():
+    """A running CloudinaryDouble, stopped after the test."""
+    with CloudinaryDouble() as double:
+        yield double
