@@ -1,30 +1,15 @@
-"""Shared by the payment tests: Razorpay configured against its loopback double, a student at
-Checkout, signed webhook deliveries, and snapshots of what a payment can change.
-
-A test module takes the ``runtime`` fixture by importing it: ``from payments_flow import
-runtime``; this ``runtime`` replaces the suite's, so ``db``, ``app``, ``client`` and
-``signed_in`` all get a service with Razorpay configured.
-"""
+"""Shared by the payment tests: a student at Checkout, signed webhook deliveries, and
+snapshots of what a payment can change. (tests/payments/conftest.py gives their service
+Razorpay, configured against its loopback double.)"""
 import json
 import threading
 import urllib.error
 import urllib.request
 
-import pytest
-
 from factories import PASSWORD, create_course, create_user
-from lms.runtime import Runtime
 from processes import call, cookies_from
 
 WEBHOOK, VERIFY, ENROLL = "/api/payments/webhook", "/api/payments/verify", "/api/enroll"
-
-
-@pytest.fixture
-def runtime(make_settings, razorpay_double):
-    """This module's service has Razorpay configured, pointing at the double."""
-    runtime = Runtime.open(make_settings(**razorpay_double.env))
-    yield runtime
-    runtime.close()
 
 
 def checkout(signed_in, db, **course_fields):

@@ -1,12 +1,12 @@
 """The README and the API description keep step with the code."""
 import re
-from pathlib import Path
 
-from support.app import browser
 from lms.config import VARIABLES
 from lms.routes import ROUTES
+from support import ROOT
+from support.app import browser
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+README = (ROOT / "README.md").read_text()
 
 
 def test_readme_documents_every_setting_and_nothing_else():

@@ -15,7 +15,6 @@ from factories import create_course
 from lms.db import now
 from payments_flow import (ENROLL, VERIFY, WEBHOOK, audited, checkout, deliver, first_webhook, live_auth,
                            paid_enrollment, post_raw, race, state)
-from payments_flow import runtime  # noqa: F401 (a fixture)
 from processes import call
 
 

@@ -1,9 +1,10 @@
 """The code map holds: no import cycle anywhere in ``lms`` (at module level or inside functions),
 bottle only in the web layer and the route modules, and no module past 400 lines."""
 import ast
-from pathlib import Path
 
-LMS = Path(__file__).resolve().parent.parent / "lms"
+from support import ROOT
+
+LMS = ROOT / "lms"
 HTTP_LAYERS = ("lms.web", "lms.routes")
 
 

@@ -16,7 +16,6 @@ from lms.web.app import create_app
 from lms.db import now
 from lms.runtime import Runtime
 from payments_flow import ENROLL, VERIFY, WEBHOOK, audited, checkout, deliver, live_auth, race, state
-from payments_flow import runtime  # noqa: F401 (a fixture)
 from processes import call
 
 
