@@ -25,7 +25,7 @@ from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel
 
 from common import Stack, call, summary, timed
 import admin_data as data
-from processes import cookies_from
+from support.live import cookies_from
 
 PER_DAY = 300
 COURSES = 60

@@ -6,12 +6,11 @@ import tempfile
 import time
 from datetime import timedelta
 
-from factories import PASSWORD, adapters, create_course, create_user
+from factories import adapters, create_course, create_user
 from lms.certificates import issuing, records as certificates
 from lms.web import ratelimit
 from lms.audit import SYSTEM
 from lms.db import now
-from processes import call, cookies_from
 
 WORKER = "test-worker"
 
@@ -57,14 +56,6 @@ def pdf_text(pdf):
         file.flush()
         text = subprocess.run(["pdftotext", file.name, "-"], capture_output=True, text=True, check=True).stdout
     return " ".join(text.split())
-
-
-def signed_in_headers(url, user):
-    """Cookie and CSRF headers of a session started through the real login route."""
-    _, _, headers = call("POST", url + "/api/auth/login", {"email": user["email"], "password": PASSWORD})
-    c = cookies_from(headers)
-    return {"Cookie": f"access_token={c['access_token']}; XSRF-TOKEN={c['XSRF-TOKEN']}",
-            "X-XSRF-TOKEN": c["XSRF-TOKEN"]}
 
 
 def fake_wkhtmltopdf(directory, script):

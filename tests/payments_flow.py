@@ -6,8 +6,7 @@ import threading
 import urllib.error
 import urllib.request
 
-from factories import PASSWORD, create_course, create_user
-from processes import call, cookies_from
+from factories import create_course
 
 WEBHOOK, VERIFY, ENROLL = "/api/payments/webhook", "/api/payments/verify", "/api/enroll"
 
@@ -33,15 +32,6 @@ def state(db):
 
 def audited(db, action):
     return db.auditLogs.count_documents({"action": action})
-
-
-def live_auth(server, db):
-    user = create_user(db)
-    login = {"email": user["email"], "password": PASSWORD}
-    _, _, headers = call("POST", server.url + "/api/auth/login", login)
-    c = cookies_from(headers)
-    return user, {"Cookie": f"access_token={c['access_token']}; XSRF-TOKEN={c['XSRF-TOKEN']}",
-                  "X-XSRF-TOKEN": c["XSRF-TOKEN"]}
 
 
 def post_raw(url, body, headers):

@@ -4,10 +4,9 @@ import io
 import zipfile
 from contextlib import contextmanager
 
-from factories import PASSWORD, create_course, create_user
+from factories import create_course
 from lms.web.app import create_app
 from lms.runtime import Runtime
-from processes import call, cookies_from
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(17)
@@ -60,12 +59,3 @@ def app_with(make_settings, **env):
         yield runtime, create_app(runtime)
     finally:
         runtime.close()
-
-
-
-def session_headers(server, db, role="student"):
-    user = create_user(db, role)
-    _, _, headers = call("POST", server.url + "/api/auth/login", {"email": user["email"], "password": PASSWORD})
-    c = cookies_from(headers)
-    return user, {"Cookie": f"access_token={c['access_token']}; XSRF-TOKEN={c['XSRF-TOKEN']}",
-                  "X-XSRF-TOKEN": c["XSRF-TOKEN"]}

@@ -12,7 +12,7 @@ import pytest
 from support.app import SECRET, browser
 from factories import PASSWORD, create_user, sign_in
 from lms.routes import ROUTES
-from processes import call, cookies_from
+from support.live import call
 
 NEW = {"name": "Amit Kumar", "email": "  Amit@Example.COM ", "password": "s3cure-enough"}
 
@@ -217,11 +217,7 @@ def test_a_reused_refresh_token_revokes_its_whole_family(app, db):
 def test_concurrent_refreshes_with_one_token_let_at_most_one_through(live_server, db):
     server = live_server()
     user = create_user(db)
-    status, _, headers = call("POST", server.url + "/api/auth/login",
-                              {"email": user["email"], "password": PASSWORD})
-    cookies = cookies_from(headers)
-    header = {"Cookie": f"refresh_token={cookies['refresh_token']}; XSRF-TOKEN={cookies['XSRF-TOKEN']}",
-              "X-XSRF-TOKEN": cookies["XSRF-TOKEN"]}
+    header = server.sign_in(user, token="refresh_token")
     results = []
     threads = [threading.Thread(target=lambda: results.append(
         call("POST", server.url + "/api/auth/refresh", headers=header)[0])) for _ in range(8)]

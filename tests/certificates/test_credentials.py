@@ -16,7 +16,7 @@ from lms.config import Settings, _new_signing_key
 from lms.certificates.badges import CredentialError, Keyring
 from lms.routes import ROUTES
 from lms.web.urls import Urls
-from processes import Service, call
+from support.live import Service, call
 from submitting import app_with
 
 CERT = {"certId": "CERT-7K3M9QXH2P", "userId": "6b0945565aa2d2a131c155a7", "courseId": "6b0945565aa2d2a131c155a8",

@@ -4,10 +4,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from factories import PASSWORD, create_course, create_user
+from factories import create_course, create_user
 from lms.learning import courses, demo
 from lms.db import new_id
-from processes import call, cookies_from
+from support.live import call
 
 ADMIN = "/api/admin/courses"
 NEW = {"title": "Intro to Go", "description": "Goroutines and channels", "price": 29900,
@@ -216,10 +216,7 @@ def test_a_taken_explicit_slug_is_a_conflict(signed_in, db):
 def test_concurrent_creations_get_one_slug_each_over_a_real_server(live_server, db):
     server = live_server()
     admin = create_user(db, "admin")
-    _, _, headers = call("POST", server.url + "/api/auth/login", {"email": admin["email"], "password": PASSWORD})
-    cookies = cookies_from(headers)
-    auth = {"Cookie": f"access_token={cookies['access_token']}; XSRF-TOKEN={cookies['XSRF-TOKEN']}",
-            "X-XSRF-TOKEN": cookies["XSRF-TOKEN"]}
+    auth = server.sign_in(admin)
 
     def race(body, n=8):
         results = []

@@ -5,9 +5,9 @@ import threading
 import pytest
 
 from support.app import browser
-from factories import PASSWORD, create_course, create_user
+from factories import create_course, create_user
 from lms.db import new_id
-from processes import call, cookies_from
+from support.live import call
 
 THREE_LESSONS = [{"id": "m1", "title": "Basics", "lessons": [
     {"id": "l1", "title": "One", "preview": True, "durationMin": 5, "content": "first"},
@@ -73,10 +73,7 @@ def test_racing_enrollments_make_one(live_server, db):
     server = live_server()
     user = create_user(db)
     course = create_course(db, price=0)
-    _, _, headers = call("POST", server.url + "/api/auth/login", {"email": user["email"], "password": PASSWORD})
-    c = cookies_from(headers)
-    auth = {"Cookie": f"access_token={c['access_token']}; XSRF-TOKEN={c['XSRF-TOKEN']}",
-            "X-XSRF-TOKEN": c["XSRF-TOKEN"]}
+    auth = server.sign_in(user)
     statuses = []
     threads = [threading.Thread(target=lambda: statuses.append(
         call("POST", server.url + "/api/enroll", {"courseId": course["_id"]}, auth)[0])) for _ in range(6)]
@@ -185,10 +182,7 @@ def test_racing_last_lessons_create_exactly_one_certificate(live_server, db, las
     server = live_server()
     user = create_user(db)
     course = create_course(db, price=0, modules=THREE_LESSONS)
-    _, _, headers = call("POST", server.url + "/api/auth/login", {"email": user["email"], "password": PASSWORD})
-    c = cookies_from(headers)
-    auth = {"Cookie": f"access_token={c['access_token']}; XSRF-TOKEN={c['XSRF-TOKEN']}",
-            "X-XSRF-TOKEN": c["XSRF-TOKEN"]}
+    auth = server.sign_in(user)
     call("POST", server.url + "/api/enroll", {"courseId": course["_id"]}, auth)
     modules = {"l1": "m1", "l2": "m1", "l3": "m2"}
     for lesson in sorted(set(modules) - set(last)):  # all but the racing ones

@@ -6,11 +6,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from factories import create_course
+from factories import create_course, create_user
 from lms.learning.submissions import MAX_FILE_BYTES
-from processes import call
+from support.live import call
 from submitting import (EXE, JPEG, PDF, PNG, REPO, TEXT, enrolled, nothing_stored, post_bytes,
-                        session_headers, stored_files, upload, zipped)
+                        stored_files, upload, zipped)
 
 
 # --- submitting -------------------------------------------------------------------------
@@ -253,13 +253,14 @@ def test_staff_cannot_decide_on_their_own_submission(signed_in, db):
 
 def test_racing_mentors_produce_one_decision(live_server, db):
     server = live_server()
-    student, student_headers = session_headers(server, db)
+    student = create_user(db)
+    student_headers = server.sign_in(student)
     course = create_course(db, price=0)
     call("POST", server.url + "/api/enroll", {"courseId": course["_id"]}, student_headers)
     _, body, _ = call("POST", server.url + "/api/submissions", {"courseId": course["_id"], "submissionUrl": REPO},
                       student_headers)
     submission_id = body["submission"]["id"]
-    mentors = [session_headers(server, db, "instructor")[1] for _ in range(4)]
+    mentors = [server.sign_in(create_user(db, "instructor")) for _ in range(4)]
     barrier, answers = threading.Barrier(4), []
 
     def decide(headers, decision):

@@ -15,8 +15,8 @@ from lms.payments import ledger, reconcile as reconciliation
 from lms.web.app import create_app
 from lms.db import now
 from lms.runtime import Runtime
-from payments_flow import ENROLL, VERIFY, WEBHOOK, audited, checkout, deliver, live_auth, race, state
-from processes import call
+from payments_flow import ENROLL, VERIFY, WEBHOOK, audited, checkout, deliver, race, state
+from support.live import call
 
 
 # --- orders -----------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ def test_enrolling_again_while_pending_returns_the_same_order(signed_in, db, raz
 
 def test_racing_enrollments_share_one_order_over_a_real_server(live_server, db, razorpay_double):
     server = live_server(**razorpay_double.env)
-    _, auth = live_auth(server, db)
+    auth = server.sign_in(create_user(db))
     course = create_course(db)
     enroll = lambda: call("POST", server.url + ENROLL, {"courseId": course["_id"]}, auth)
     results = race(*[enroll] * 8)

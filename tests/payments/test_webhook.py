@@ -11,11 +11,11 @@ from certificate_helpers import fresh_window
 from support.app import browser
 from support.doubles.razorpay import sign
 from lms.payments import webhook as payments
-from factories import create_course
+from factories import create_course, create_user
 from lms.db import now
-from payments_flow import (ENROLL, VERIFY, WEBHOOK, audited, checkout, deliver, first_webhook, live_auth,
+from payments_flow import (ENROLL, VERIFY, WEBHOOK, audited, checkout, deliver, first_webhook,
                            paid_enrollment, post_raw, race, state)
-from processes import call
+from support.live import call
 
 
 # --- the webhook ------------------------------------------------------------------------------
@@ -55,7 +55,7 @@ def test_replays_change_nothing_with_or_without_the_event_id(signed_in, db, clie
 
 def test_ten_concurrent_deliveries_of_one_event_capture_once(live_server, db, razorpay_double):
     server = live_server(**razorpay_double.env)
-    _, auth = live_auth(server, db)
+    auth = server.sign_in(create_user(db))
     course = create_course(db)
     _, body, _ = call("POST", server.url + ENROLL, {"courseId": course["_id"]}, auth)
     paid = razorpay_double.pay(body["order"]["id"])
@@ -73,7 +73,7 @@ def test_ten_concurrent_deliveries_of_one_event_capture_once(live_server, db, ra
 
 def test_verify_and_webhook_racing_capture_once(live_server, db, razorpay_double):
     server = live_server(**razorpay_double.env)
-    _, auth = live_auth(server, db)
+    auth = server.sign_in(create_user(db))
     course = create_course(db)
     _, body, _ = call("POST", server.url + ENROLL, {"courseId": course["_id"]}, auth)
     paid = razorpay_double.pay(body["order"]["id"])

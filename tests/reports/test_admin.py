@@ -14,7 +14,6 @@ from factories import create_course, create_user
 from lms.db import new_id
 from lms.routes import ROUTES
 from lms.web.guard import UNSAFE_METHODS
-from processes import call, cookies_from
 
 STUDENTS, ENROLLMENTS, LOGS = "/api/admin/students", "/api/admin/enrollments", "/api/admin/logs"
 
@@ -142,11 +141,8 @@ def test_a_csv_export_is_streamed_over_the_wire(live_server, db):
     admin = create_user(db, "admin")
     db.users.insert_many([data.student(n) for n in range(3000)])
     service = live_server()
-    _, _, headers = call("POST", service.url + "/api/auth/login",
-                         {"email": admin["email"], "password": admin["password"]})
-    cookie = "; ".join(f"{k}={v}" for k, v in cookies_from(headers).items())
     connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
-    connection.request("GET", STUDENTS + "?format=csv", headers={"Cookie": cookie})
+    connection.request("GET", STUDENTS + "?format=csv", headers=service.sign_in(admin))
     response = connection.getresponse()
     body = response.read()
     connection.close()

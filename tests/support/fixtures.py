@@ -15,7 +15,7 @@ from lms.config import Settings
 from lms.runtime import Runtime
 from factories import create_user, sign_in
 from lms.web.app import create_app
-from processes import Service
+from support.live import Service
 from support.app import SECRET, browser
 from support.database import DatabaseServer, with_database
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from certificate_helpers import drain, pending_certificate
 from lms.adapters.mail import open_mailer, queue as mailqueue
 from lms.db import now
-from processes import Service, alive, call
+from support.live import Service, alive, call
 from support.app import SECRET
 from support.database import DatabaseServer
 from support.doubles.smtp import SmtpDouble

@@ -5,7 +5,7 @@ import time
 
 import pymongo
 from support.waits import wait_until
-from processes import Service, alive
+from support.live import Service, alive
 
 ADMIN = {"LMS_BOOTSTRAP_ADMIN_EMAIL": "admin@example.com", "LMS_BOOTSTRAP_ADMIN_PASSWORD": "correct horse"}
 

@@ -16,8 +16,8 @@ from lms.web.app import create_app
 from lms.runtime import Runtime
 from factories import adapters
 from lms.learning.submissions import MAX_UPLOAD_BYTES
-from processes import call
-from submitting import (EXE, JPEG, PDF, PNG, TEXT, app_with, enrolled, session_headers, stored_files, upload,
+from support.live import call
+from submitting import (EXE, JPEG, PDF, PNG, TEXT, app_with, enrolled, stored_files, upload,
                         zipped)
 
 HTML = b"<!doctype html><script>alert(document.cookie)</script>"
@@ -206,7 +206,7 @@ def post_raw(server, headers, body, content_type, chunked=False, length=None):
 
 def test_upload_limits_hold_over_a_real_socket_chunked_or_not(live_server, db, settings):
     server = live_server()
-    _, headers = session_headers(server, db)
+    headers = server.sign_in(create_user(db))
     course = create_course(db, price=0)
     call("POST", server.url + "/api/enroll", {"courseId": course["_id"]}, headers)
 

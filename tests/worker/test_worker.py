@@ -10,13 +10,13 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-from certificate_helpers import fake_wkhtmltopdf, make_due, pdf_text, pending_certificate, signed_in_headers
+from certificate_helpers import fake_wkhtmltopdf, make_due, pdf_text, pending_certificate
 from support.waits import wait_until
 from factories import create_course, create_user
 from factories import adapters
 from lms.worker import schedule as tasks
 from lms.db import new_id, now
-from processes import Service, call
+from support.live import Service, call
 
 REAL_WKHTMLTOPDF = shutil.which("wkhtmltopdf")
 
@@ -33,7 +33,7 @@ def test_the_in_process_worker_issues_the_certificate_seconds_after_the_last_les
     server = live_server(LMS_WORKER="1", LMS_SMTP_URL=smtp_server.url, LMS_MAIL_FROM="LMS <no-reply@lms.test>")
     student = create_user(db, name="अमित कुमार")
     course = create_course(db, price=0, title="MERN Bootcamp")
-    auth = signed_in_headers(server.url, student)
+    auth = server.sign_in(student)
     call("POST", server.url + "/api/enroll", {"courseId": course["_id"]}, auth)
     call("POST", server.url + "/api/progress/complete-lesson",
          {"courseId": course["_id"], "moduleId": "m1", "lessonId": "intro"}, auth)

@@ -1,4 +1,5 @@
-"""Running the real service as a child process, the way ./run.sh does."""
+"""The real service as a child process, the way ./run.sh runs it, and requests to it over
+real sockets: for races between real requests, signals, restarts and the CLI."""
 import http.cookies
 import json
 import os
@@ -11,8 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from lms.db import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT
 
 
 def alive(pid):
@@ -70,6 +70,16 @@ class Service:
             except OSError:
                 time.sleep(0.2)
         raise AssertionError("service did not become healthy")
+
+    def sign_in(self, user, token="access_token"):
+        """The headers a browser sends in the session ``user`` starts through the real login
+        route: the ``token`` cookie and the CSRF cookie, and the CSRF header echoing it."""
+        status, _, headers = call("POST", self.url + "/api/auth/login",
+                                  {"email": user["email"], "password": user["password"]})
+        assert status == 200, f"login answered {status}"
+        cookies = cookies_from(headers)
+        return {"Cookie": f"{token}={cookies[token]}; XSRF-TOKEN={cookies['XSRF-TOKEN']}",
+                "X-XSRF-TOKEN": cookies["XSRF-TOKEN"]}
 
     def embedded_state(self):
         return json.loads((self.data_dir / "db.json").read_text())
