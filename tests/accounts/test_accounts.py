@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
-from support.app import SECRET, browser
-from factories import PASSWORD, create_user, sign_in
 from lms.routes import ROUTES
+from support.app import SECRET, app_with, browser
+from support.factories import PASSWORD, create_user, sign_in
 from support.live import call
 
 NEW = {"name": "Amit Kumar", "email": "  Amit@Example.COM ", "password": "s3cure-enough"}
@@ -101,11 +101,7 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(app, db):
 
 
 def test_unknown_email_costs_a_hash_like_a_wrong_password(make_settings):
-    from lms.web.app import create_app
-    from lms.runtime import Runtime
-    runtime = Runtime.open(make_settings(LMS_BCRYPT_ROUNDS="10"))
-    try:
-        app = create_app(runtime)
+    with app_with(make_settings, LMS_BCRYPT_ROUNDS="10") as (runtime, app):
         create_user(runtime.db, email="known@example.com", rounds=10)
 
         def timed(email):
@@ -117,8 +113,6 @@ def test_unknown_email_costs_a_hash_like_a_wrong_password(make_settings):
         unknown = min(timed("ghost@example.com") for _ in range(3))
         # Without the dummy hash an unknown e-mail answers ~50x faster than a wrong password.
         assert unknown > wrong * 0.5
-    finally:
-        runtime.close()
 
 
 def test_a_disabled_account_cannot_sign_in(app, db):
@@ -392,22 +386,18 @@ def test_login_is_limited_per_email_with_retry_after_and_one_audit_entry(app, db
 
 
 def test_signup_is_limited_per_ip_and_the_proxy_header_counts_only_when_trusted(make_settings):
-    from lms.web.app import create_app
-    from lms.runtime import Runtime
-
-    def signups(settings, forwarded_for):
-        runtime = Runtime.open(settings)
-        client = browser(create_app(runtime))
-        statuses = [client.post_json("/api/auth/signup", {
-            "name": "N", "email": f"u{i}-{forwarded_for[i % 2]}@example.com", "password": "password1"},
-            headers={"X-Forwarded-For": forwarded_for[i % 2]}, expect_errors=True).status_int
-            for i in range(12)]
-        runtime.db.rateLimits.delete_many({})
-        runtime.close()
+    def signups(forwarded_for, **env):
+        with app_with(make_settings, **env) as (runtime, app):
+            client = browser(app)
+            statuses = [client.post_json("/api/auth/signup", {
+                "name": "N", "email": f"u{i}-{forwarded_for[i % 2]}@example.com", "password": "password1"},
+                headers={"X-Forwarded-For": forwarded_for[i % 2]}, expect_errors=True).status_int
+                for i in range(12)]
+            runtime.db.rateLimits.delete_many({})
         return statuses
-    untrusted = signups(make_settings(), ["198.51.100.1", "198.51.100.2"])
+    untrusted = signups(["198.51.100.1", "198.51.100.2"])
     assert untrusted.count(201) == 10 and untrusted.count(429) == 2  # one client: REMOTE_ADDR
-    trusted = signups(make_settings(LMS_TRUST_PROXY="1"), ["198.51.100.3", "198.51.100.4"])
+    trusted = signups(["198.51.100.3", "198.51.100.4"], LMS_TRUST_PROXY="1")
     assert trusted.count(201) == 12  # two clients, six each
 
 

@@ -1,9 +1,10 @@
 """In-app notifications: what the certificate worker tells a student, listed and marked read."""
 from datetime import timedelta
 
-from certificate_helpers import drain, pending_certificate
 from lms.accounts import notifications
 from lms.db import new_id, now
+from support.certificates import drain
+from support.factories import pending_certificate
 
 URL = "/api/user/notifications"
 

@@ -5,12 +5,12 @@ import urllib.request
 
 import pytest
 
-from support.doubles.cloudinary import CloudinaryDouble
-from lms.db import free_port
 from lms.adapters.storage import CloudinaryStorage, LocalStorage, check_key, open_storage
+from lms.db import free_port
 from lms.errors import StorageError
 from lms.routes import ROUTES
 from lms.web.urls import Urls
+from support.doubles.cloudinary import CloudinaryDouble
 
 
 def storage(settings):

@@ -2,7 +2,7 @@
 its double), retries and the failed state, public verification, revocation and re-issue.
 
 The job runs here through ``issuing.claim``/``issuing.issue``, the functions a worker slot runs;
-``test_worker.py`` runs the same job in real worker processes.
+``tests/worker/test_worker.py`` runs the same job in real worker processes.
 """
 import email
 import email.policy
@@ -12,20 +12,14 @@ from datetime import timedelta
 
 import pytest
 
-from certificate_helpers import (WORKER, drain, fake_wkhtmltopdf, fresh_window, issue, make_due, pdf_text,
-                                 pending_certificate)
-from support.app import browser
-from factories import adapters, create_course, create_user
-from lms.adapters.mail import queue as mailqueue
+from lms.adapters.mail import Outbox, queue as mailqueue
 from lms.certificates import issuing
 from lms.certificates.records import JOBS
-from lms.worker import queue as jobs
 from lms.db import now
-from lms.adapters.mail import Outbox
-
-
-def stored_pdf(settings, cert):
-    return adapters(settings).storage.get(cert["storageKey"])
+from lms.worker import queue as jobs
+from support.app import adapters, browser
+from support.certificates import WORKER, drain, fake_wkhtmltopdf, fresh_window, issue, make_due, pdf_text, stored_pdf
+from support.factories import create_course, create_user, pending_certificate
 
 
 def audits(db, action, cert):

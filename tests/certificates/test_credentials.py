@@ -8,16 +8,15 @@ import json
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from certificate_helpers import fresh_window, issued_certificate, pending_certificate, stored_pdf
-from support.app import browser
-from factories import create_course
 from lms.certificates import badges as credentials
-from lms.config import Settings, _new_signing_key
 from lms.certificates.badges import CredentialError, Keyring
+from lms.config import Settings, _new_signing_key
 from lms.routes import ROUTES
 from lms.web.urls import Urls
+from support.app import app_with, browser
+from support.certificates import fresh_window, stored_pdf
+from support.factories import create_course, issued_certificate, pending_certificate
 from support.live import Service, call
-from submitting import app_with
 
 CERT = {"certId": "CERT-7K3M9QXH2P", "userId": "6b0945565aa2d2a131c155a7", "courseId": "6b0945565aa2d2a131c155a8",
         "studentName": "Amit Kumar", "courseTitle": "MERN Bootcamp", "issuedAt": "2026-11-20T12:00:00.000Z",

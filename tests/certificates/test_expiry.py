@@ -4,11 +4,11 @@ credential) says ``expired``; a revocation wins over it; re-issue and course cha
 dates a certificate was issued with."""
 from datetime import timedelta
 
-from certificate_helpers import drain, issued_certificate
-from factories import create_course
-from factories import adapters
 from lms.certificates import badges as credentials, shapes as certificates
 from lms.db import iso, now
+from support.app import adapters
+from support.certificates import drain
+from support.factories import create_course, issued_certificate
 
 
 def expiring(db, settings, days=365, **course_fields):

@@ -5,10 +5,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from certificate_helpers import issued_certificate, pending_certificate
-from support.app import browser
-from factories import create_course
-from submitting import app_with
+from support.app import app_with, browser
+from support.factories import create_course, issued_certificate, pending_certificate
 
 HOSTILE_TITLE = 'C# & "Rust" <b>basics</b> 100% + more'
 

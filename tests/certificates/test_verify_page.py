@@ -12,19 +12,17 @@ import threading
 
 import pytest
 
-from certificate_helpers import drain, fresh_window, pending_certificate
-from support.app import browser
-from support.waits import wait_until
-from factories import create_course, create_user
 from lms.db import free_port
+from support.app import browser
+from support.certificates import fresh_window
+from support.factories import create_course, create_user, issued_certificate, pending_certificate
+from support.waits import wait_until
 
 HOSTILE = '<script>alert(1)</script> "Bobby" & Co'
 
 
 def issued(db, settings, **user_fields):
-    cert = pending_certificate(db, settings, course=create_course(db, title="MERN Bootcamp"), **user_fields)
-    drain(db, settings)
-    return db.certificates.find_one({"_id": cert["_id"]})
+    return issued_certificate(db, settings, course=create_course(db, title="MERN Bootcamp"), **user_fields)
 
 
 def policy(response):

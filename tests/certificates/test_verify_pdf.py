@@ -2,11 +2,10 @@
 exactly (byte for byte, by SHA-256) one of our certificates, and that certificate's status."""
 import pytest
 
-from certificate_helpers import drain, fresh_window, issued_certificate, stored_pdf
-from support.app import browser
-from factories import create_course
 from lms.routes.certificates import MAX_UPLOAD_BYTES
-from submitting import PNG, TEXT
+from support.app import browser
+from support.certificates import drain, fresh_window, stored_pdf
+from support.factories import PNG, TEXT, create_course, issued_certificate
 
 URL = "/api/certificates/verify-pdf"
 

@@ -4,9 +4,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from factories import create_course, create_user
-from lms.learning import courses, demo
 from lms.db import new_id
+from lms.learning import courses, demo
+from support.factories import create_course, create_user
 from support.live import call
 
 ADMIN = "/api/admin/courses"

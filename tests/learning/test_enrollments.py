@@ -4,9 +4,9 @@ import threading
 
 import pytest
 
-from support.app import browser
-from factories import create_course, create_user
 from lms.db import new_id
+from support.app import app_with, browser
+from support.factories import create_course, create_user, sign_in
 from support.live import call
 
 THREE_LESSONS = [{"id": "m1", "title": "Basics", "lessons": [
@@ -44,20 +44,14 @@ def test_a_simulated_payment_activates_a_paid_course_in_development(signed_in, d
 
 
 def test_simulated_payments_are_refused_where_they_are_not_allowed(make_settings, db):
-    from factories import sign_in
-    from lms.web.app import create_app
-    from lms.runtime import Runtime
-    runtime = Runtime.open(make_settings(LMS_ALLOW_SIMULATED_PAYMENTS="0"))
-    try:
-        student = sign_in(create_app(runtime), create_user(runtime.db))
+    with app_with(make_settings, LMS_ALLOW_SIMULATED_PAYMENTS="0") as (runtime, app):
+        student = sign_in(app, create_user(runtime.db))
         course = create_course(runtime.db)
         response = student.post_json("/api/enroll", {"courseId": course["_id"], "paymentMode": "simulated"},
                                      status=403)
         assert response.json["error"]["code"] == "simulated_payments_disabled"
         assert runtime.db.payments.count_documents({}) == 0
         assert runtime.db.enrollments.find_one()["status"] == "pending"  # nothing grants access
-    finally:
-        runtime.close()
 
 
 def test_enrolling_twice_is_a_conflict_that_returns_the_enrollment(signed_in, db):

@@ -6,12 +6,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from factories import create_course, create_user
 from lms.learning.submissions import MAX_FILE_BYTES
+from support.factories import EXE, JPEG, PDF, PNG, REPO, TEXT, create_course, create_user, enrolled, zipped
 from support.live import call
-from submitting import (EXE, JPEG, PDF, PNG, REPO, TEXT, enrolled, nothing_stored, post_bytes,
-                        stored_files, upload, zipped)
-
+from support.submissions import nothing_stored, post_bytes, stored_files, upload
 
 # --- submitting -------------------------------------------------------------------------
 

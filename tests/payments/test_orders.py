@@ -7,17 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from support.app import browser
-from support.doubles.razorpay import sign
-from factories import create_course, create_user, sign_in
 from lms.adapters.razorpay import TIMEOUT
-from lms.payments import ledger, reconcile as reconciliation
-from lms.web.app import create_app
 from lms.db import now
-from lms.runtime import Runtime
-from payments_flow import ENROLL, VERIFY, WEBHOOK, audited, checkout, deliver, race, state
+from lms.payments import ledger, reconcile as reconciliation
+from support.app import app_with, browser
+from support.doubles.razorpay import sign
+from support.factories import checkout, create_course, create_user, sign_in
 from support.live import call
-
+from support.payments import ENROLL, VERIFY, WEBHOOK, audited, deliver, race, state
 
 # --- orders -----------------------------------------------------------------------------------
 
@@ -77,9 +74,7 @@ def test_a_price_change_gets_a_new_order_and_the_old_one_still_pays(signed_in, d
 
 
 def test_without_razorpay_configured_paid_enrollments_are_503(make_settings, db):
-    runtime = Runtime.open(make_settings())  # no RAZORPAY_* at all
-    try:
-        app = create_app(runtime)
+    with app_with(make_settings) as (runtime, app):  # no RAZORPAY_* at all
         student = sign_in(app, create_user(runtime.db))
         course = create_course(runtime.db)
         response = student.post_json(ENROLL, {"courseId": course["_id"]}, status=503)
@@ -91,8 +86,6 @@ def test_without_razorpay_configured_paid_enrollments_are_503(make_settings, db)
         assert student.post_json(VERIFY, body, status=503).json["error"]["code"] == "razorpay_not_configured"
         webhook = browser(app).post(WEBHOOK, b"{}", headers={"X-Razorpay-Signature": "0" * 64}, status=503)
         assert webhook.json["error"]["code"] == "razorpay_not_configured"
-    finally:
-        runtime.close()
 
 
 def test_razorpay_down_is_502_leaves_nothing_behind_and_a_retry_works(signed_in, db, razorpay_double, capfd):
@@ -126,15 +119,12 @@ def test_razorpay_errors_are_502_and_a_retry_works(signed_in, db, razorpay_doubl
 
 
 def test_wrong_keys_are_refused_by_razorpay_as_502(make_settings, db, razorpay_double):
-    runtime = Runtime.open(make_settings(**{**razorpay_double.env, "RAZORPAY_KEY_SECRET": "not-the-secret"}))
-    try:
-        student = sign_in(create_app(runtime), create_user(runtime.db))
+    with app_with(make_settings, **{**razorpay_double.env, "RAZORPAY_KEY_SECRET": "not-the-secret"}) as (runtime, app):
+        student = sign_in(app, create_user(runtime.db))
         course = create_course(runtime.db)
         response = student.post_json(ENROLL, {"courseId": course["_id"]}, status=502)
         assert response.json["error"]["code"] == "razorpay_rejected"
         assert runtime.db.payments.count_documents({}) == 0
-    finally:
-        runtime.close()
 
 
 def test_a_slow_razorpay_times_out_as_502_and_a_retry_works(signed_in, db, razorpay_double):

@@ -7,16 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from certificate_helpers import fresh_window
-from support.app import browser
-from support.doubles.razorpay import sign
-from lms.payments import webhook as payments
-from factories import create_course, create_user
 from lms.db import now
-from payments_flow import (ENROLL, VERIFY, WEBHOOK, audited, checkout, deliver, first_webhook,
-                           paid_enrollment, post_raw, race, state)
+from lms.payments import webhook as payments
+from support.app import browser
+from support.certificates import fresh_window
+from support.doubles.razorpay import sign
+from support.factories import checkout, create_course, create_user, paid_enrollment
 from support.live import call
-
+from support.payments import ENROLL, VERIFY, WEBHOOK, audited, deliver, first_webhook, post_raw, race, state
 
 # --- the webhook ------------------------------------------------------------------------------
 

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-import admin_data as data
-from factories import create_course, create_user
 from lms.db import new_id
 from lms.routes import ROUTES
 from lms.web.guard import UNSAFE_METHODS
+from support import factories
+from support.factories import create_course, create_user
 
 STUDENTS, ENROLLMENTS, LOGS = "/api/admin/students", "/api/admin/enrollments", "/api/admin/logs"
 
@@ -46,11 +46,11 @@ def test_students_come_with_their_enrollment_completion_and_certificate_counts(s
     enroll(asha, paid), enroll(asha, free), enroll(ravi, paid)
     complete(asha, free)  # completes the course and creates a (pending) certificate
     other = create_course(db)
-    db.enrollments.insert_one(data.enrollment(ravi.user["_id"], other["_id"], status="cancelled",
+    db.enrollments.insert_one(factories.enrollment(ravi.user["_id"], other["_id"], status="cancelled",
                                               at=datetime.now(timezone.utc)))
-    db.certificates.insert_one(data.certificate(ravi.user["_id"], other["_id"], status="active",
+    db.certificates.insert_one(factories.certificate(ravi.user["_id"], other["_id"], status="active",
                                                 at=datetime.now(timezone.utc)))
-    db.certificates.insert_one(data.certificate(ravi.user["_id"], paid["_id"], status="revoked",
+    db.certificates.insert_one(factories.certificate(ravi.user["_id"], paid["_id"], status="revoked",
                                                 at=datetime.now(timezone.utc)))
     idle = create_user(db, "student", name="Idle Student")
     create_user(db, "instructor")
@@ -82,7 +82,7 @@ def test_student_search_matches_name_or_email_as_plain_text(signed_in, db, q, ex
 
 def test_student_pages_of_tied_students_never_repeat_or_skip_one(signed_in, db):
     tied = datetime(2025, 1, 1, tzinfo=timezone.utc)
-    made = [data.student(n, at=tied) for n in range(7)]
+    made = [factories.student(n, at=tied) for n in range(7)]
     db.users.insert_many(made)
     admin = signed_in("admin")
     seen = []
@@ -110,11 +110,11 @@ def test_students_as_csv_every_row_with_formulas_neutralised_and_the_export_audi
     hostile = ["=HYPERLINK(\"http://evil\",\"x\")", "+911234", "-2+3", "@SUM(A1)", "\tTabbed", "\rReturn",
                "Plain, with comma", "देवनागरी नाम"]
     at = datetime(2025, 1, 1, tzinfo=timezone.utc)
-    people = [data.student(n, name=name, at=at + timedelta(minutes=n)) for n, name in enumerate(hostile)]
-    people += [data.student(100 + n, at=at - timedelta(days=1, minutes=n)) for n in range(1100)]
+    people = [factories.student(n, name=name, at=at + timedelta(minutes=n)) for n, name in enumerate(hostile)]
+    people += [factories.student(100 + n, at=at - timedelta(days=1, minutes=n)) for n in range(1100)]
     db.users.insert_many(people)
     course = create_course(db)
-    db.enrollments.insert_many([data.enrollment(p["_id"], course["_id"], at=at, completed=at)
+    db.enrollments.insert_many([factories.enrollment(p["_id"], course["_id"], at=at, completed=at)
                                 for p in people[::3]])
     admin = signed_in("admin")
 
@@ -139,7 +139,7 @@ def test_students_as_csv_every_row_with_formulas_neutralised_and_the_export_audi
 
 def test_a_csv_export_is_streamed_over_the_wire(live_server, db):
     admin = create_user(db, "admin")
-    db.users.insert_many([data.student(n) for n in range(3000)])
+    db.users.insert_many([factories.student(n) for n in range(3000)])
     service = live_server()
     connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
     connection.request("GET", STUDENTS + "?format=csv", headers=service.sign_in(admin))
@@ -157,13 +157,13 @@ def test_a_csv_export_is_streamed_over_the_wire(live_server, db):
 def enrolled(signed_in, db):
     """Two courses and enrollments in every status over five days, newest last."""
     go, rust = create_course(db, title="Go"), create_course(db, title="Rust")
-    asha, ravi = data.student(1, name="Asha"), data.student(2, name="Ravi")
+    asha, ravi = factories.student(1, name="Asha"), factories.student(2, name="Ravi")
     db.users.insert_many([asha, ravi])
     day = lambda n: datetime(2025, 3, 1 + n, 12, tzinfo=timezone.utc)
-    made = [data.enrollment(asha["_id"], go["_id"], status="active", at=day(0), completed=day(2)),
-            data.enrollment(asha["_id"], rust["_id"], status="pending", at=day(1)),
-            data.enrollment(ravi["_id"], go["_id"], status="refunded", at=day(2)),
-            data.enrollment(ravi["_id"], rust["_id"], status="cancelled", at=day(3))]
+    made = [factories.enrollment(asha["_id"], go["_id"], status="active", at=day(0), completed=day(2)),
+            factories.enrollment(asha["_id"], rust["_id"], status="pending", at=day(1)),
+            factories.enrollment(ravi["_id"], go["_id"], status="refunded", at=day(2)),
+            factories.enrollment(ravi["_id"], rust["_id"], status="cancelled", at=day(3))]
     db.enrollments.insert_many(made)
     live = enroll(signed_in("student", name="Live"), go)  # today, through the real route
     return {"go": go, "rust": rust, "asha": asha, "ravi": ravi, "made": made, "live": live}
@@ -198,7 +198,7 @@ def test_an_enrollment_row_names_its_student_and_course(signed_in, enrolled):
 def test_enrollments_by_progress_keep_a_stable_order_across_pages(signed_in, db):
     course = create_course(db)
     at = datetime(2025, 1, 1, tzinfo=timezone.utc)
-    made = [data.enrollment(new_id(), course["_id"], at=at) for _ in range(9)]
+    made = [factories.enrollment(new_id(), course["_id"], at=at) for _ in range(9)]
     db.enrollments.insert_many(made)
     admin = signed_in("admin")
     seen = [item["id"] for page in (1, 2, 3)
@@ -274,7 +274,7 @@ def _student_with_submission(signed_in, db):
 
 def _certificate(db, status):
     user, course = create_user(db, "student"), create_course(db)
-    cert = data.certificate(user["_id"], course["_id"], status=status, at=datetime.now(timezone.utc))
+    cert = factories.certificate(user["_id"], course["_id"], status=status, at=datetime.now(timezone.utc))
     db.certificates.insert_one(cert)
     return cert["certId"]
 

@@ -5,10 +5,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-import admin_data as data
-from factories import create_course
 from lms.certificates.records import STATUSES as CERT_STATUSES
 from lms.learning.enrollments import STATUSES as ENROLLMENT_STATUSES
+from support import factories
+from support.factories import create_course
 
 ANALYTICS = "/api/admin/analytics"
 MS = timedelta(milliseconds=1)
@@ -19,7 +19,7 @@ def today():
     """UTC midnight today, away from midnight so that the real routes' 'now' is on the same day."""
     while (datetime.now(timezone.utc) + timedelta(seconds=20)).date() != datetime.now(timezone.utc).date():
         time.sleep(1)
-    return data.midnight()
+    return factories.midnight()
 
 
 def expected(db, start, end):
@@ -97,15 +97,15 @@ def mix(db, signed_in, today):
                        {"courseId": free["_id"], "moduleId": "m1", "lessonId": lesson})
 
     day = lambda n, hour=10: today + timedelta(days=n, hours=hour)
-    people = [data.student(n) for n in range(12)]
+    people = [factories.student(n) for n in range(12)]
     db.users.insert_many(people)
     uid = lambda n: people[n]["_id"]
     e, p, c = [], [], []
 
     def bought(n, course, status, at, *, paid="captured", refunded=None, completed=None):
-        enrollment = data.enrollment(uid(n), course["_id"], status=status, at=at, completed=completed)
+        enrollment = factories.enrollment(uid(n), course["_id"], status=status, at=at, completed=completed)
         if paid:
-            pay = data.payment(uid(n), course["_id"], enrollment["_id"], amount=course["price"],
+            pay = factories.payment(uid(n), course["_id"], enrollment["_id"], amount=course["price"],
                                currency=course["currency"], status=paid, at=at, refunded=refunded)
             enrollment["paymentId"] = pay["_id"]
             p.append(pay)
@@ -125,7 +125,7 @@ def mix(db, signed_in, today):
     db.payments.insert_many(p)
     for n, (status, at) in enumerate([("rendering", day(-1)), ("active", day(-4)), ("revoked", day(-3)),
                                       ("failed", day(-2)), ("pending", day(-8)), ("active", day(-6, 0))]):
-        c.append(data.certificate(uid(n), free["_id"], status=status, at=at))
+        c.append(factories.certificate(uid(n), free["_id"], status=status, at=at))
     db.certificates.insert_many(c)
     return {"today": today}
 
@@ -175,7 +175,7 @@ def test_the_default_range_is_the_30_days_up_to_today(signed_in, db, mix):
 def test_times_with_a_zone_are_read_in_utc(signed_in, db):
     course = create_course(db)
     at = datetime(2025, 6, 1, 20, 0, tzinfo=timezone.utc)  # 01:30 on 2 June in India
-    db.enrollments.insert_one(data.enrollment(data.student(1)["_id"], course["_id"], at=at))
+    db.enrollments.insert_one(factories.enrollment(factories.student(1)["_id"], course["_id"], at=at))
     admin = signed_in("admin")
     body = admin.get(ANALYTICS, {"from": "2025-06-02T00:00:00+05:30", "to": "2025-06-02T06:00:00+05:30"}).json
     assert (body["from"], body["to"]) == ("2025-06-01T18:30:00.000Z", "2025-06-02T00:30:00.000Z")

@@ -1,5 +1,11 @@
-"""The app in this process, through its real WSGI stack: browser-like clients of it."""
+"""The app in this process, through its real WSGI stack: browser-like clients, an app on
+settings of a test's choosing, and the adapters a process opens."""
+from contextlib import contextmanager
+
 import webtest
+
+from lms.runtime import Runtime
+from lms.web.app import create_app
 
 SECRET = "test-secret-key-0123456789-abcdefghijklmnop"  # LMS_SECRET_KEY of every test service
 
@@ -8,3 +14,19 @@ def browser(app):
     """A webtest client that behaves like a browser on https://lms.test (Secure cookies work)."""
     return webtest.TestApp(app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "lms.test",
                                                "REMOTE_ADDR": "203.0.113.7"})
+
+
+@contextmanager
+def app_with(make_settings, **env):
+    """(runtime, app) of a service whose environment ``env`` overrides, closed afterwards; for
+    a test that needs settings other than its fixtures'."""
+    runtime = Runtime.open(make_settings(**env))
+    try:
+        yield runtime, create_app(runtime)
+    finally:
+        runtime.close()
+
+
+def adapters(settings):
+    """What a process opens for ``settings`` (storage, mailer, urls, renderer...), without a database."""
+    return Runtime(settings, None, None)

@@ -13,11 +13,11 @@ import pytest
 
 from lms.config import Settings
 from lms.runtime import Runtime
-from factories import create_user, sign_in
 from lms.web.app import create_app
-from support.live import Service
 from support.app import SECRET, browser
 from support.database import DatabaseServer, with_database
+from support.factories import create_user, sign_in
+from support.live import Service
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,14 @@ import threading
 import time
 from datetime import timedelta
 
-from certificate_helpers import drain, pending_certificate
 from lms.adapters.mail import open_mailer, queue as mailqueue
 from lms.db import now
-from support.live import Service, alive, call
 from support.app import SECRET
+from support.certificates import drain
 from support.database import DatabaseServer
 from support.doubles.smtp import SmtpDouble
+from support.factories import pending_certificate
+from support.live import Service, alive, call
 from support.waits import wait_until
 
 

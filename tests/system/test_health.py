@@ -3,11 +3,9 @@ import time
 
 import pytest
 
-from support.app import browser
+from support.app import app_with, browser
 from support.database import DatabaseServer
 from support.waits import wait_until
-from lms.web.app import create_app
-from lms.runtime import Runtime
 
 
 def test_healthy(client):
@@ -24,9 +22,8 @@ def own_database():
 
 
 def test_503_within_seconds_when_the_database_stops_and_200_when_it_returns(own_database, make_settings):
-    runtime = Runtime.open(make_settings(MONGODB_URI=own_database.uri.replace("/?", "/lms?")))
-    client = browser(create_app(runtime))
-    try:
+    with app_with(make_settings, MONGODB_URI=own_database.uri.replace("/?", "/lms?")) as (_, app):
+        client = browser(app)
         assert client.get("/api/health").status_int == 200
         own_database.stop()
 
@@ -37,14 +34,11 @@ def test_503_within_seconds_when_the_database_stops_and_200_when_it_returns(own_
 
         own_database.start()
         assert wait_until(lambda: client.get("/api/health", expect_errors=True).status_int == 200, timeout=30)
-    finally:
-        runtime.close()
 
 
 def test_requests_needing_a_missing_database_get_a_json_503(own_database, make_settings):
-    runtime = Runtime.open(make_settings(MONGODB_URI=own_database.uri.replace("/?", "/lms?")))
-    client = browser(create_app(runtime))
-    try:
+    with app_with(make_settings, MONGODB_URI=own_database.uri.replace("/?", "/lms?")) as (_, app):
+        client = browser(app)
         own_database.stop()
         response = client.get("/api/openapi.json")  # needs no database: still served
         assert response.status_int == 200
@@ -53,5 +47,3 @@ def test_requests_needing_a_missing_database_get_a_json_503(own_database, make_s
         assert response.json["error"]["code"] == "database_unavailable"
         assert response.headers["Retry-After"] == "5"
         assert "Traceback" not in response.text
-    finally:
-        runtime.close()

@@ -4,8 +4,9 @@ import socket
 import time
 
 import pymongo
-from support.waits import wait_until
+
 from support.live import Service, alive
+from support.waits import wait_until
 
 ADMIN = {"LMS_BOOTSTRAP_ADMIN_EMAIL": "admin@example.com", "LMS_BOOTSTRAP_ADMIN_PASSWORD": "correct horse"}
 

@@ -8,15 +8,13 @@ from datetime import datetime, timedelta, timezone
 import pymongo
 import pytest
 
-import admin_data as data
-from support.app import browser
-from support.database import DatabaseServer
 from lms import logs
 from lms.adapters.mail import queue as mailqueue
 from lms.adapters.mail.messages import Message
-from lms.web.app import create_app
 from lms.db import new_id
-from lms.runtime import Runtime
+from support import factories
+from support.app import app_with, browser
+from support.database import DatabaseServer
 
 
 class Lines(logging.Handler):
@@ -48,7 +46,7 @@ def test_health_reports_queue_depths_and_the_oldest_waiting_ages(client, db):
     now = datetime.now(timezone.utc)
     ago = lambda seconds: now - timedelta(seconds=seconds)
     course = new_id()
-    db.certificates.insert_many([data.certificate(new_id(), course, status=status, at=ago(seconds))
+    db.certificates.insert_many([factories.certificate(new_id(), course, status=status, at=ago(seconds))
                                  for status, seconds in (("pending", 120), ("pending", 30), ("rendering", 300),
                                                          ("failed", 9000), ("active", 99999))])
     for to in ("a@example.com", "b@example.com", "c@example.com"):
@@ -103,18 +101,14 @@ def test_an_unexpected_error_is_one_json_line_with_the_request_id_and_user(app, 
 
 def test_a_database_outage_is_logged_with_the_request_id(make_settings, log_lines):
     server = DatabaseServer().start()
-    runtime = Runtime.open(make_settings(MONGODB_URI=server.uri.replace("/?", "/lms?")))
-    app = create_app(runtime)
 
     def needs_the_database(db):
         with pymongo.timeout(1):  # one bounded attempt: server selection and a retry would only be slower
             return {"courses": db.courses.count_documents({})}
-    app.bottle.route("/api/test-db", "GET", needs_the_database, who="anyone")
-    try:
+    with app_with(make_settings, MONGODB_URI=server.uri.replace("/?", "/lms?")) as (_, app):
+        app.bottle.route("/api/test-db", "GET", needs_the_database, who="anyone")
         server.stop()
         response = browser(app).get("/api/test-db", headers={"X-Request-Id": "outage-12345678"}, status=503)
-    finally:
-        runtime.close()
     assert response.json["error"]["code"] == "database_unavailable"
     [error] = [line for line in log_lines if line["logger"] == "lms.web"]
     assert error["requestId"] == "outage-12345678" and "database unavailable" in error["message"]

@@ -1,6 +1,6 @@
 """Public reads are cached briefly, revalidate with ETags, and writes here clear them at once."""
 from support.app import browser
-from factories import create_course
+from support.factories import create_course
 
 
 def test_catalog_answers_carry_an_etag_and_304_when_unchanged(client, db):

@@ -7,18 +7,14 @@ import time
 
 import pytest
 
-from support.app import browser
-from support.doubles.cloudinary import CloudinaryDouble
-from factories import create_course, create_user, sign_in
 from lms.adapters.storage import kinds as files
-from lms.routes.files import serving
-from lms.web.app import create_app
-from lms.runtime import Runtime
-from factories import adapters
 from lms.learning.submissions import MAX_UPLOAD_BYTES
+from lms.routes.files import serving
+from support.app import adapters, app_with, browser
+from support.doubles.cloudinary import CloudinaryDouble
+from support.factories import EXE, JPEG, PDF, PNG, TEXT, create_course, create_user, enrolled, sign_in, zipped
 from support.live import call
-from submitting import (EXE, JPEG, PDF, PNG, TEXT, app_with, enrolled, stored_files, upload,
-                        zipped)
+from support.submissions import stored_files, upload
 
 HTML = b"<!doctype html><script>alert(document.cookie)</script>"
 CHUNK = 1 << 20
@@ -91,14 +87,10 @@ def test_missing_hidden_and_escaping_paths_are_a_plain_404(client, settings, pat
 
 
 def test_nothing_is_served_locally_when_files_live_on_cloudinary(make_settings, cloudinary_double):
-    settings = make_settings(CLOUDINARY_URL=cloudinary_double.url)
     local = make_settings()
     put(local, "certificates/CERT-7K3M9QXH2P.pdf", PDF)  # left over from before the switch
-    runtime = Runtime.open(settings)
-    try:
-        browser(create_app(runtime)).get("/files/certificates/CERT-7K3M9QXH2P.pdf", status=404)
-    finally:
-        runtime.close()
+    with app_with(make_settings, CLOUDINARY_URL=cloudinary_double.url) as (_, app):
+        browser(app).get("/files/certificates/CERT-7K3M9QXH2P.pdf", status=404)
 
 
 # --- judging bytes and names ---------------------------------------------------------------

@@ -12,9 +12,9 @@ import schemathesis
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from support.doubles.razorpay import RazorpayDouble
-from factories import create_course, create_user, sign_in
 from lms.routes import ROUTES
+from support.doubles.razorpay import RazorpayDouble
+from support.factories import create_course, create_user, sign_in
 
 EXAMPLES = 12
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from support.app import browser
+from support.app import app_with, browser
 
 SIGNUP = "/api/auth/signup"
 
@@ -67,17 +67,12 @@ def test_a_body_that_is_not_json_is_415(client):
 
 
 def test_an_oversized_body_is_413_before_it_is_read(make_settings):
-    from lms.web.app import create_app
-    from lms.runtime import Runtime
-    runtime = Runtime.open(make_settings(LMS_MAX_BODY_BYTES="2048"))
-    try:
-        client = browser(create_app(runtime))
+    with app_with(make_settings, LMS_MAX_BODY_BYTES="2048") as (runtime, app):
+        client = browser(app)
         big = {"name": "x" * 5000, "email": "a@example.com", "password": "password1"}
         response = client.post_json(SIGNUP, big, status=413)
         assert response.json["error"]["code"] == "payload_too_large"
         assert runtime.db.users.count_documents({}) == 0
-    finally:
-        runtime.close()
 
 
 def test_validation_errors_name_each_field(client, db):
@@ -102,11 +97,8 @@ def test_unexpected_errors_are_a_bare_500_and_logged_with_the_request_id(client,
 
 
 def test_cors_only_for_configured_origins(make_settings):
-    from lms.web.app import create_app
-    from lms.runtime import Runtime
-    runtime = Runtime.open(make_settings(LMS_CORS_ORIGINS="https://app.example.com"))
-    try:
-        client = browser(create_app(runtime))
+    with app_with(make_settings, LMS_CORS_ORIGINS="https://app.example.com") as (runtime, app):
+        client = browser(app)
         allowed = client.get("/api/health", headers={"Origin": "https://app.example.com"})
         assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
         assert allowed.headers["Access-Control-Allow-Credentials"] == "true"
@@ -119,5 +111,3 @@ def test_cors_only_for_configured_origins(make_settings):
         assert "Access-Control-Allow-Origin" not in other.headers
         client.options("/api/auth/login", headers={
             "Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"}, status=405)
-    finally:
-        runtime.close()

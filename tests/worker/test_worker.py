@@ -10,13 +10,13 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-from certificate_helpers import fake_wkhtmltopdf, make_due, pdf_text, pending_certificate
-from support.waits import wait_until
-from factories import create_course, create_user
-from factories import adapters
-from lms.worker import schedule as tasks
 from lms.db import new_id, now
+from lms.worker import schedule as tasks
+from support.app import adapters
+from support.certificates import fake_wkhtmltopdf, make_due, pdf_text
+from support.factories import create_course, create_user, pending_certificate
 from support.live import Service, call
+from support.waits import wait_until
 
 REAL_WKHTMLTOPDF = shutil.which("wkhtmltopdf")
 

@@ -1,22 +1,12 @@
-"""Shared by the payment tests: a student at Checkout, signed webhook deliveries, and
-snapshots of what a payment can change. (tests/payments/conftest.py gives their service
-Razorpay, configured against its loopback double.)"""
+"""How the payment tests drive and observe payments: signed webhook deliveries, in process and
+over real sockets, racing requests, and snapshots of what a payment can change. (A student at
+Checkout and a paid enrollment: support/factories.py.)"""
 import json
 import threading
 import urllib.error
 import urllib.request
 
-from factories import create_course
-
 WEBHOOK, VERIFY, ENROLL = "/api/payments/webhook", "/api/payments/verify", "/api/enroll"
-
-
-def checkout(signed_in, db, **course_fields):
-    """A student who enrolled in a paid course: (student client, course, order, enrollment)."""
-    student = signed_in()
-    course = create_course(db, **course_fields)
-    body = student.post_json(ENROLL, {"courseId": course["_id"], "paymentMode": "razorpay"}).json
-    return student, course, body["order"], body["enrollment"]
 
 
 def deliver(client, delivery, status=200, **headers):
@@ -55,11 +45,3 @@ def race(*calls):
     [t.start() for t in threads]
     [t.join() for t in threads]
     return results
-
-
-def paid_enrollment(signed_in, db, client, double):
-    """A student whose enrollment was paid through the webhook: (student, course, payment entity)."""
-    student, course, order, _ = checkout(signed_in, db)
-    paid = double.pay(order["id"])
-    assert deliver(client, double.webhook("payment.captured", paid)) == "captured"
-    return student, course, paid

@@ -1,26 +1,17 @@
-"""Helpers for the certificate tests: earning one, running the worker's job here, reading PDFs,
-signing in over real sockets, and stand-ins for wkhtmltopdf placed first on PATH."""
+"""The certificate job run here, the way a worker slot runs it; reading the PDFs it makes, and
+stand-ins for wkhtmltopdf placed first on PATH. (Certificates themselves: support/factories.py.)"""
 import os
 import subprocess
 import tempfile
 import time
 from datetime import timedelta
 
-from factories import adapters, create_course, create_user
-from lms.certificates import issuing, records as certificates
-from lms.web import ratelimit
-from lms.audit import SYSTEM
+from lms.certificates import issuing
 from lms.db import now
+from lms.web import ratelimit
+from support.app import adapters
 
 WORKER = "test-worker"
-
-
-def pending_certificate(db, settings, user=None, course=None, **user_fields):
-    """A certificate record as completing a course creates it (``pending``)."""
-    user = user or create_user(db, **user_fields)
-    course = course or create_course(db, price=0)
-    cert, _ = certificates.create_once(db, user, course, prefix=settings.cert_prefix, actor=SYSTEM)
-    return cert
 
 
 def tools(settings):
@@ -76,13 +67,6 @@ def fresh_window(rule="certificate-ip", needed=15):
     left = window - time.time() % window
     if left < needed:
         time.sleep(left + 0.1)
-
-
-def issued_certificate(db, settings, user=None, course=None, **user_fields):
-    """A certificate rendered by the worker's job (``active``), as stored."""
-    cert = pending_certificate(db, settings, user=user, course=course, **user_fields)
-    drain(db, settings)
-    return db.certificates.find_one({"_id": cert["_id"]})
 
 
 def stored_pdf(settings, cert):
