@@ -14,7 +14,7 @@ from lms.config import Settings, _new_signing_key
 from lms.routes import ROUTES
 from lms.web.urls import Urls
 from support.app import app_with, browser
-from support.certificates import fresh_window, stored_pdf
+from support.certificates import stored_pdf
 from support.factories import create_course, issued_certificate, pending_certificate
 from support.live import Service, call
 
@@ -260,7 +260,6 @@ def test_a_revoked_credential_still_verifies_and_its_status_says_revoked(signed_
 
 def test_credential_and_status_lookups_count_towards_the_lookup_limit(client, db, settings):
     cert = issued_certificate(db, settings)
-    fresh_window()
     for n in range(120):
         client.get(f"/api/certificates/{cert['certId']}/{'credential' if n % 2 else 'status'}")
     for path in ("/credential", "/status", ""):

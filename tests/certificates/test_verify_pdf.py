@@ -4,7 +4,7 @@ import pytest
 
 from lms.routes.certificates import MAX_UPLOAD_BYTES
 from support.app import browser
-from support.certificates import drain, fresh_window, stored_pdf
+from support.certificates import drain, stored_pdf
 from support.factories import PNG, TEXT, create_course, issued_certificate
 
 URL = "/api/certificates/verify-pdf"
@@ -118,7 +118,6 @@ def test_an_upload_over_5_mb_is_413_and_one_at_the_limit_is_read(client, db, set
 
 def test_uploads_are_rate_limited_per_ip(client, db, settings):
     pdf = stored_pdf(settings, issued_certificate(db, settings))
-    fresh_window("verify-pdf-ip")
     for _ in range(30):
         verify(client, pdf)
     limited = verify(client, pdf, status=429)

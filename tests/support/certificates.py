@@ -3,12 +3,10 @@ stand-ins for wkhtmltopdf placed first on PATH. (Certificates themselves: suppor
 import os
 import subprocess
 import tempfile
-import time
 from datetime import timedelta
 
 from lms.certificates import issuing
 from lms.db import now
-from lms.web import ratelimit
 from support.app import adapters
 
 WORKER = "test-worker"
@@ -57,16 +55,6 @@ def fake_wkhtmltopdf(directory, script):
     path.chmod(0o755)
     return f"{directory}{os.pathsep}{os.environ['PATH']}"
 
-
-
-def fresh_window(rule="certificate-ip", needed=15):
-    """Wait, when the current window of ``rule`` has less than ``needed`` seconds left, for the
-    next one: the counts are per fixed window, so a burst straddling two windows would never
-    reach the limit."""
-    window = ratelimit.RULES[rule].window
-    left = window - time.time() % window
-    if left < needed:
-        time.sleep(left + 0.1)
 
 
 def stored_pdf(settings, cert):
