@@ -33,12 +33,6 @@ def post_raw(url, body, headers):
         return error.code, json.loads(error.read())
 
 
-def first_webhook(server, double, payment):
-    """One delivery before a race. The rate limiter's first hit of a window is an upsert, and
-    concurrent upserts on SecantusDB can answer None (reported; lms.ratelimit is not ours)."""
-    assert post_raw(server.url + WEBHOOK, *double.webhook("payment.authorized", payment))[0] == 200
-
-
 def race(*calls):
     results = []
     threads = [threading.Thread(target=lambda c=c: results.append(c())) for c in calls]
