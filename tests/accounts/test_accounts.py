@@ -187,9 +187,9 @@ def refresh(client, status=200):
 
 def test_refresh_rotates_both_tokens(app, db):
     client = sign_in(app, create_user(db))
-    first = client.cookies["refresh_token"]
-    time.sleep(1.1)  # a new iat, so the access token differs too
-    access = client.cookies["access_token"]
+    first, access = client.cookies["refresh_token"], client.cookies["access_token"]
+    issued = jwt.decode(access, SECRET, algorithms=["HS256"])["iat"]  # in whole seconds
+    time.sleep(max(0.0, issued + 1 - time.time()))  # into the next one: a new iat, so a new access token
     refresh(client)
     assert client.cookies["refresh_token"] != first and client.cookies["access_token"] != access
     assert db.sessions.count_documents({}) == 2

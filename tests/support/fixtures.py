@@ -29,7 +29,7 @@ def mongo_uri():
         return
     server = DatabaseServer().start()
     yield server.uri
-    server.stop()
+    server.kill()
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def test_a_database_outage_mid_traffic_is_503_quickly_and_heals_by_itself(tmp_pa
         assert service.process.poll() is None  # the worker backed off instead of dying
     finally:
         service.stop()
-        database.stop()
+        database.kill()
 
 
 def test_sigterm_lets_in_flight_requests_finish_and_stops_the_database_cleanly(tmp_path):

@@ -18,7 +18,7 @@ def test_healthy(client):
 def own_database():
     server = DatabaseServer().start()
     yield server
-    server.stop()
+    server.kill()
 
 
 def test_503_within_seconds_when_the_database_stops_and_200_when_it_returns(own_database, make_settings):
