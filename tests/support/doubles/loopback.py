@@ -22,7 +22,9 @@ class LoopbackDouble:
         self._server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
         self._server.daemon_threads = True
         self._port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True,
+        # stop() waits for the serving loop to look at its flag, which it does once per poll
+        # interval: the default half second would be spent on every test that uses a double.
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True,
                          name=type(self).__name__).start()
         return self
 
