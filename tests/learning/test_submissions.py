@@ -7,11 +7,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from lms.learning.submissions import MAX_FILE_BYTES
-from support.factories import EXE, JPEG, PDF, PNG, REPO, TEXT, create_course, create_user, enrolled, zipped
+from support.app import post_bytes
+from support.factories import (EXE, JPEG, PDF, PNG, REPO, TEXT, complete_course, create_course, create_user, enrolled,
+                               zipped)
 from support.live import call
-from support.submissions import nothing_stored, post_bytes, stored_files, upload
+from support.submissions import nothing_stored, stored_files, upload
 
 # --- submitting -------------------------------------------------------------------------
+
 
 def test_a_json_submission_with_a_url_is_pending_and_audited(signed_in, db):
     student, course = enrolled(signed_in, db)
@@ -128,7 +131,7 @@ def test_an_empty_file_input_is_ignored_like_a_browser_sends_it(signed_in, db):
 def test_bodies_that_are_neither_json_nor_multipart_or_are_malformed(signed_in, db, settings,
                                                                       content_type, body, status, code):
     student, _ = enrolled(signed_in, db)
-    response = post_bytes(student, body, content_type, status)
+    response = post_bytes(student, "/api/submissions", body, content_type, status)
     assert response.json["error"]["code"] == code
     assert nothing_stored(db, settings)
 
@@ -190,13 +193,6 @@ def verify(client, submission_id, decision="approve", status=200, **fields):
 def submitted(student, course):
     return student.post_json("/api/submissions", {"courseId": course["_id"], "submissionUrl": REPO}
                              ).json["submission"]["id"]
-
-
-def complete_all(student, course):
-    for lesson in ("intro", "setup"):
-        done = student.post_json("/api/progress/complete-lesson",
-                                 {"courseId": course["_id"], "moduleId": "m1", "lessonId": lesson}).json
-    return done
 
 
 @pytest.mark.parametrize("decision, status", [("approve", "approved"), ("reject", "rejected")])
@@ -292,7 +288,7 @@ def test_the_review_queue_lists_every_students_submissions_for_staff(signed_in, 
 
 def test_a_project_course_is_certified_upon_approval_exactly_once(signed_in, db):
     student, course = enrolled(signed_in, db, price=0, requiresProject=True)
-    assert complete_all(student, course)["certificateCreated"] is False
+    assert complete_course(student, course)["certificateCreated"] is False
     rejected, approved, later = submitted(student, course), submitted(student, course), submitted(student, course)
     mentor = signed_in("instructor")
     assert verify(mentor, rejected, "reject").json["certificateCreated"] is False
@@ -312,13 +308,13 @@ def test_an_approval_before_the_last_lesson_lets_that_lesson_earn_the_certificat
     student, course = enrolled(signed_in, db, price=0, requiresProject=True)
     assert verify(signed_in("admin"), submitted(student, course)).json["certificateCreated"] is False
     assert db.certificates.count_documents({}) == 0
-    assert complete_all(student, course)["certificateCreated"] is True
+    assert complete_course(student, course)["certificateCreated"] is True
     assert db.certificates.count_documents({}) == 1
 
 
 def test_an_approval_after_a_refund_issues_no_certificate(signed_in, db):
     student, course = enrolled(signed_in, db, price=0, requiresProject=True)
-    complete_all(student, course)
+    complete_course(student, course)
     submission_id = submitted(student, course)
     db.enrollments.update_one({"userId": student.user["_id"]}, {"$set": {"status": "refunded"}})
     reply = verify(signed_in("admin"), submission_id).json

@@ -18,6 +18,7 @@ from support.payments import ENROLL, VERIFY, WEBHOOK, audited, deliver, race, st
 
 # --- orders -----------------------------------------------------------------------------------
 
+
 def test_a_paid_enrollment_opens_a_razorpay_order_for_checkout(signed_in, db, razorpay_double):
     student, course, order, enrollment = checkout(signed_in, db, price=49900)
     row = db.payments.find_one()

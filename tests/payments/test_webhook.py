@@ -11,11 +11,12 @@ from lms.db import now
 from lms.payments import webhook as payments
 from support.app import browser
 from support.doubles.razorpay import sign
-from support.factories import checkout, create_course, create_user, paid_enrollment
+from support.factories import checkout, complete_course, paid_at_checkout, paid_enrollment
 from support.live import call
 from support.payments import ENROLL, VERIFY, WEBHOOK, audited, deliver, post_raw, race, state
 
 # --- the webhook ------------------------------------------------------------------------------
+
 
 def test_a_captured_payment_webhook_activates_the_enrollment(signed_in, db, client, razorpay_double):
     student, course, order, _ = checkout(signed_in, db)
@@ -52,10 +53,7 @@ def test_replays_change_nothing_with_or_without_the_event_id(signed_in, db, clie
 
 def test_ten_concurrent_deliveries_of_one_event_capture_once(live_server, db, razorpay_double):
     server = live_server(**razorpay_double.env)
-    auth = server.sign_in(create_user(db))
-    course = create_course(db)
-    _, body, _ = call("POST", server.url + ENROLL, {"courseId": course["_id"]}, auth)
-    paid = razorpay_double.pay(body["order"]["id"])
+    _, paid = paid_at_checkout(server, db, razorpay_double)
     body, headers = razorpay_double.webhook("payment.captured", paid)
     results = race(*[lambda: post_raw(server.url + WEBHOOK, body, headers)] * 10)
     assert sorted(outcome["outcome"] for _, outcome in results) == ["captured"] + ["duplicate"] * 9
@@ -69,10 +67,7 @@ def test_ten_concurrent_deliveries_of_one_event_capture_once(live_server, db, ra
 
 def test_verify_and_webhook_racing_capture_once(live_server, db, razorpay_double):
     server = live_server(**razorpay_double.env)
-    auth = server.sign_in(create_user(db))
-    course = create_course(db)
-    _, body, _ = call("POST", server.url + ENROLL, {"courseId": course["_id"]}, auth)
-    paid = razorpay_double.pay(body["order"]["id"])
+    auth, paid = paid_at_checkout(server, db, razorpay_double)
     answer = razorpay_double.checkout_response(paid)
     verify = lambda: call("POST", server.url + VERIFY, answer, auth)[:2]
     hooks = [lambda e=e: post_raw(server.url + WEBHOOK, *razorpay_double.webhook(e, paid))
@@ -178,9 +173,7 @@ def test_webhooks_are_rate_limited_per_ip(app, db, razorpay_double):
 @pytest.mark.parametrize("event", ["refund.processed", "payment.refunded"])
 def test_a_full_refund_ends_access_and_keeps_the_certificate(signed_in, db, client, razorpay_double, event):
     student, course, paid = paid_enrollment(signed_in, db, client, razorpay_double)
-    for lesson in ("intro", "setup"):
-        student.post_json("/api/progress/complete-lesson",
-                          {"courseId": course["_id"], "moduleId": "m1", "lessonId": lesson})
+    complete_course(student, course)
     cert_id = db.certificates.find_one()["certId"]
     refund = razorpay_double.refund(paid["id"])
     delivery = razorpay_double.webhook(event, razorpay_double.payment(paid["id"]), refund)

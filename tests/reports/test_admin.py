@@ -13,19 +13,9 @@ from lms.db import new_id
 from lms.routes import ROUTES
 from lms.web.guard import UNSAFE_METHODS
 from support import factories
-from support.factories import create_course, create_user
+from support.factories import complete_course, create_course, create_user, enroll
 
 STUDENTS, ENROLLMENTS, LOGS = "/api/admin/students", "/api/admin/enrollments", "/api/admin/logs"
-
-
-def enroll(client, course, mode="simulated"):
-    return client.post_json("/api/enroll", {"courseId": course["_id"], "paymentMode": mode}).json["enrollment"]
-
-
-def complete(client, course):
-    for lesson in ("intro", "setup"):
-        client.post_json("/api/progress/complete-lesson",
-                         {"courseId": course["_id"], "moduleId": "m1", "lessonId": lesson})
 
 
 def rows(response):
@@ -44,7 +34,7 @@ def test_students_come_with_their_enrollment_completion_and_certificate_counts(s
     paid, free = create_course(db), create_course(db, price=0)
     asha, ravi = signed_in("student", name="Asha Rao"), signed_in("student", name="Ravi Iyer")
     enroll(asha, paid), enroll(asha, free), enroll(ravi, paid)
-    complete(asha, free)  # completes the course and creates a (pending) certificate
+    complete_course(asha, free)  # completes the course and creates a (pending) certificate
     other = create_course(db)
     db.enrollments.insert_one(factories.enrollment(ravi.user["_id"], other["_id"], status="cancelled",
                                               at=datetime.now(timezone.utc)))

@@ -8,7 +8,7 @@ import pytest
 from lms.certificates.records import STATUSES as CERT_STATUSES
 from lms.learning.enrollments import STATUSES as ENROLLMENT_STATUSES
 from support import factories
-from support.factories import create_course
+from support.factories import complete_course, create_course, enroll
 
 ANALYTICS = "/api/admin/analytics"
 MS = timedelta(milliseconds=1)
@@ -91,10 +91,8 @@ def mix(db, signed_in, today):
     free = create_course(db, title="Git", price=0)
     asha, ravi, meena = (signed_in("student", name=n) for n in ("Asha", "Ravi", "Meena"))
     for client, course in ((asha, rupee), (asha, free), (ravi, dollar), (meena, rupee_big), (meena, free)):
-        client.post_json("/api/enroll", {"courseId": course["_id"], "paymentMode": "simulated"})
-    for lesson in ("intro", "setup"):  # Asha completes Git: a completion and a pending certificate
-        asha.post_json("/api/progress/complete-lesson",
-                       {"courseId": free["_id"], "moduleId": "m1", "lessonId": lesson})
+        enroll(client, course)
+    complete_course(asha, free)  # Asha completes Git: a completion and a pending certificate
 
     day = lambda n, hour=10: today + timedelta(days=n, hours=hour)
     people = [factories.student(n) for n in range(12)]

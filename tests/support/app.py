@@ -16,6 +16,12 @@ def browser(app):
                                                "REMOTE_ADDR": "203.0.113.7"})
 
 
+def post_bytes(client, path, body, content_type, status):
+    """POST ``body`` exactly as given (webtest's post() would re-encode a multipart one)."""
+    return client.request(f"https://lms.test{path}", method="POST", body=body,
+                          headers={"Content-Type": content_type}, status=status)
+
+
 @contextmanager
 def app_with(make_settings, **env):
     """(runtime, app) of a service whose environment ``env`` overrides, closed afterwards; for

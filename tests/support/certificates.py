@@ -56,7 +56,6 @@ def fake_wkhtmltopdf(directory, script):
     return f"{directory}{os.pathsep}{os.environ['PATH']}"
 
 
-
 def stored_pdf(settings, cert):
     """The bytes of a certificate's PDF, as the storage holds them."""
     return tools(settings)["storage"].get(cert["storageKey"])

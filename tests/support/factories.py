@@ -13,6 +13,7 @@ from lms.db import new_id
 from lms.learning import courses
 from support.app import browser
 from support.certificates import drain
+from support.live import call
 from support.payments import ENROLL, deliver
 
 PASSWORD = "correct horse battery"
@@ -58,12 +59,27 @@ def create_course(db, **overrides):
     return courses.create(db, {**fields, **overrides}, audit.SYSTEM)
 
 
+def enroll(client, course, mode="simulated", **expect):
+    """``client`` enrolls in ``course`` through the real route (with a simulated payment unless
+    ``mode`` says otherwise); the enrollment it answers."""
+    return client.post_json(ENROLL, {"courseId": course["_id"], "paymentMode": mode}, **expect).json["enrollment"]
+
+
 def enrolled(signed_in, db, role="student", **course_fields):
     """A signed-in learner with an active enrollment (a simulated payment) in a new course."""
     course = create_course(db, **course_fields)
     student = signed_in(role)
-    student.post_json(ENROLL, {"courseId": course["_id"], "paymentMode": "simulated"}, status=201)
+    enroll(student, course, status=201)
     return student, course
+
+
+def complete_course(client, course):
+    """Every lesson of a ``create_course`` course completed through the real route, in order,
+    which creates the certificate; the last answer."""
+    for lesson in ("intro", "setup"):
+        done = client.post_json("/api/progress/complete-lesson",
+                                {"courseId": course["_id"], "moduleId": "m1", "lessonId": lesson}).json
+    return done
 
 
 # --- payments through Razorpay (tests/payments/conftest.py configures it) -------------------
@@ -74,6 +90,14 @@ def checkout(signed_in, db, **course_fields):
     course = create_course(db, **course_fields)
     body = student.post_json(ENROLL, {"courseId": course["_id"], "paymentMode": "razorpay"}).json
     return student, course, body["order"], body["enrollment"]
+
+
+def paid_at_checkout(server, db, double):
+    """A student who enrolled in a paid course on a live ``server`` and paid at Checkout, before
+    any webhook or verification: (their session headers, the payment entity)."""
+    auth = server.sign_in(create_user(db))
+    _, body, _ = call("POST", server.url + ENROLL, {"courseId": create_course(db)["_id"]}, auth)
+    return auth, double.pay(body["order"]["id"])
 
 
 def paid_enrollment(signed_in, db, client, double):

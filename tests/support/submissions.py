@@ -7,12 +7,6 @@ def upload(client, course, files, status=201, **fields):
                        content_type="multipart/form-data", status=status)
 
 
-def post_bytes(client, body, content_type, status):
-    """A body exactly as given (webtest's post() would re-encode a multipart one)."""
-    return client.request("https://lms.test/api/submissions", method="POST", body=body,
-                          headers={"Content-Type": content_type}, status=status)
-
-
 def stored_files(settings):
     root = settings.data_dir / "files"
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
