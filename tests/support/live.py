@@ -68,7 +68,7 @@ class Service:
                     if response.status == 200:
                         return json.load(response)
             except OSError:
-                time.sleep(0.2)
+                time.sleep(0.05)  # not listening yet: starting takes a second or two
         raise AssertionError("service did not become healthy")
 
     def sign_in(self, user, token="access_token"):
