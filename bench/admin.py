@@ -7,7 +7,7 @@ are ~11 months of history and the default analytics window (the last 30 days) ho
 same number of events at both sizes. Each size is timed twice: with the indexes of
 ``lms/db.py`` alone, and after adding ``PROPOSED`` (the indexes the reports' time fields need).
 Documents are written straight into the service's database with ``insert_many``, in the
-shapes the services write them (``tests/admin_data.py``).
+shapes the services write them (``tests/support/factories.py``).
 
 What it shows on the embedded server (SecantusDB): with the time-field indexes the analytics
 of a fixed window cost about the same at 10x the data, because a range ``$match`` on an
@@ -24,8 +24,8 @@ import pymongo
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel
 
 from common import Stack, call, summary, timed
-import admin_data as data
-from processes import cookies_from
+from support import factories as data
+from support.live import cookies_from
 
 PER_DAY = 300
 COURSES = 60

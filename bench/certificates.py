@@ -15,7 +15,7 @@ import time
 import pymongo
 
 from common import Stack, call, summary
-from factories import PASSWORD, create_course, create_user
+from support.factories import PASSWORD, create_course, create_user
 from lms.certificates import records as certificates
 from lms.audit import SYSTEM
 

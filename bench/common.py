@@ -9,8 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from conftest import DatabaseServer  # noqa: E402
-from processes import Service, call  # noqa: E402
+from support.database import DatabaseServer  # noqa: E402
+from support.live import Service, call  # noqa: E402
 
 
 class Stack:

@@ -17,7 +17,7 @@ import threading
 import time
 
 from common import ROOT, Stack, call, summary
-from factories import create_course, create_user
+from support.factories import create_course, create_user
 from lms.certificates import records as certificates
 from lms.audit import SYSTEM
 from lms.db import free_port
