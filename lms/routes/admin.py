@@ -1,4 +1,4 @@
-"""The staff's reports: students, enrollments, analytics, and the audit trail (admins).
+"""The staff's reports: students, enrollments, analytics; every account and the audit trail (admins).
 
 Lists answer JSON pages, or a streamed CSV of every matching row with ``?format=csv`` or
 ``Accept: text/csv`` (see ``lms.reports.exports``). Time filters ``from`` and ``to`` take a UTC date or
@@ -9,8 +9,9 @@ import bottle
 
 from .. import reports
 from ..learning import enrollments
-from ..reports import analytics, lists
-from ..schema import PAGE, Id, Query, Str
+from ..accounts.users import ROLES
+from ..reports import analytics, lists, users
+from ..schema import PAGE, Bool, Id, Query, Str
 
 CSV = ("application/json", "text/csv")
 FORMAT = dict(format=Str(choices=("json", "csv"), default="json",
@@ -23,6 +24,9 @@ STUDENTS = Query(q=Str(max=100, required=False, description="Part of the name or
 ENROLLMENTS = Query(courseId=Id(required=False), userId=Id(required=False),
                     status=Str(choices=enrollments.STATUSES, required=False),
                     sort=Str(choices=lists.ENROLLMENT_SORTS, default="newest"), **WHEN, **FORMAT, **PAGE)
+USERS = Query(q=Str(max=100, required=False, description="Part of the name or e-mail"),
+              role=Str(choices=ROLES, required=False), disabled=Bool(required=False),
+              sort=Str(choices=lists.STUDENT_SORTS, default="newest"), **FORMAT, **PAGE)
 ANALYTICS = Query(**WHEN)
 LOGS = Query(action=Str(max=100, required=False), actorId=Str(max=64, required=False),
              targetType=Str(max=64, required=False), targetId=Str(max=200, required=False),
@@ -48,6 +52,13 @@ def list_students(db, query, actor):
     if _wants_csv(query):
         return _download("students", lists.students_csv(db, actor, q=query.get("q"), sort=query["sort"]))
     return lists.students(db, **query)
+
+
+def list_users(db, query, actor):
+    if _wants_csv(query):
+        query.pop("page"), query.pop("limit")
+        return _download("users", users.listing_csv(db, actor, **query))
+    return users.listing(db, **query)
 
 
 def list_enrollments(db, query, actor):

@@ -5,6 +5,7 @@ in-process worker and for ``python lms.py worker`` alike. Tasks marked ``on_wake
 once when the worker is woken (a job was enqueued in this process, a render finished), which is
 what makes a new certificate active within about a second instead of at the next tick.
 """
+from ..accounts import emails
 from ..adapters.mail import queue as mail
 from ..certificates import issuing
 from ..db import now
@@ -24,6 +25,9 @@ def schedule(worker, runtime):
     def deliver_mail():
         mail.deliver_due(db, runtime.mailer, worker.id)
 
+    def run_errands():  # account mail that depends on whether an account exists
+        emails.run_errands(db, runtime.urls, worker.id)
+
     def reconcile_payments():  # orders still open 15 minutes after Checkout opened them
         reconcile.reconcile(db, runtime.razorpay)
 
@@ -32,15 +36,16 @@ def schedule(worker, runtime):
 
     worker.every(1, issue_certificates, on_wake=True)
     worker.every(1, deliver_mail, on_wake=True)  # a new certificate queues its mail: send it now
+    worker.every(1, run_errands, on_wake=True)
     worker.every(60, reconcile_payments)
     worker.every(CLEAN_UP_SECONDS, clean_up)
     return worker
 
 
 def remove_expired(db):
-    """Delete expired sessions, password reset tokens and rate-limit windows. TTL indexes do
+    """Delete expired sessions, mailed links and rate-limit windows. TTL indexes do
     this too; this is for servers whose TTL monitor is slow or absent, and nothing relies on
     it (the code checks ``expiresAt`` itself). Returns how many were deleted, by collection."""
     stamp = now()
     return {name: db[name].delete_many({"expiresAt": {"$lt": stamp}}).deleted_count
-            for name in ("sessions", "passwordResets", "rateLimits")}
+            for name in ("sessions", "emailTokens", "rateLimits")}
