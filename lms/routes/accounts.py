@@ -55,9 +55,12 @@ def session(settings, user):
 
 
 def logout(db, settings):
-    token = bottle.request.get_cookie(guard.REFRESH_COOKIE)
+    request = bottle.request
+    token = request.get_cookie(guard.REFRESH_COOKIE)
     if token:
         sessions.revoke_token_family(db, token)
+    if guard.session_id(request):  # a page holding the access token alone (the refresh one is path-scoped)
+        sessions.revoke_family(db, guard.session_id(request))
     guard.clear_cookies(settings)
     return {}
 
