@@ -81,8 +81,8 @@ def verify_email(db, body, actor):
     return {"message": "Your e-mail address is confirmed"}
 
 
-def resend_verification(db, body):
-    emails.resend(db, body["email"])
+def resend_verification(db, settings, body):
+    emails.resend(db, body["email"], settings.email_verification)
     return {"message": "If this address has an account still to confirm, a new link is on its way"}
 
 
