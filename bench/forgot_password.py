@@ -36,7 +36,8 @@ def main():
     parser.add_argument("--worker", choices=("in-process", "separate", "none"), default="in-process")
     args = parser.parse_args()
     separate = args.worker == "separate"
-    with Stack(LMS_WORKER="1" if args.worker == "in-process" else "0", LMS_TRUST_PROXY="1") as stack, tempfile.TemporaryDirectory() as tmp:
+    in_process = "1" if args.worker == "in-process" else "0"
+    with Stack(LMS_WORKER=in_process, LMS_TRUST_PROXY="1") as stack, tempfile.TemporaryDirectory() as tmp:
         worker = Service(tmp, "worker", **stack.service.env).start() if separate else None
         db = pymongo.MongoClient(stack.db.uri).lms_bench
         known = args.requests // 2 + WARM_UP

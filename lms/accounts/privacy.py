@@ -94,7 +94,8 @@ def erase(db, storage, user_id, password, *, revoke_certificates, actor):
         for cert in db.certificates.find({"userId": user_id, "status": {"$ne": "revoked"}}, {"certId": 1}):
             certificates.revoke(db, cert["certId"], REVOKE_REASON, actor)
             revoked += 1
-    addresses = {user["email"], *(t["email"] for t in db.emailTokens.find({"userId": user_id, "email": {"$exists": True}}))}
+    changes = db.emailTokens.find({"userId": user_id, "email": {"$exists": True}})
+    addresses = {user["email"], *(t["email"] for t in changes)}
     mentions = addresses | {s["submissionUrl"] for s in submissions if s.get("submissionUrl")}
     _anonymise_audit(db, user_id, addresses, mentions, user["name"])
     for name in ("sessions", "emailTokens", "notifications", "progress", "submissions"):

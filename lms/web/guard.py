@@ -56,19 +56,20 @@ def authenticate(db, settings, request, who, csrf=True):
     token = request.get_cookie(ACCESS_COOKIE)
     claims = tokens.read(token, settings.secret_key) if token else None
     found = db.users.find_one({"_id": claims["sub"]}) if claims else None
-    user = None
-    if found and not found.get("disabled") and sessions.live(db, claims["sid"]):
-        user = users.public(found)
+    live = found is not None and not found.get("disabled") and sessions.live(db, claims["sid"])
+    unverified = live and settings.email_verification == "required" and not found.get("emailVerified") \
+        and not request.path.startswith(SELF_SERVICE)
+    user = users.public(found) if live and not unverified else None  # public routes: an unverified user is anonymous
+    if live:
         request.environ["lms.session_id"] = claims["sid"]
         request.environ["lms.session_expires"] = claims["exp"]
     if who != "anyone":
         if found and found.get("disabled"):
             raise Forbidden("This account is disabled", code="account_disabled")
+        if unverified:
+            raise Forbidden("Confirm your e-mail address first: open the link we mailed you", code="email_unverified")
         if user is None:
             raise Unauthenticated("Your session has ended; sign in again" if token else "Sign in to continue")
-        if settings.email_verification == "required" and not found.get("emailVerified") \
-                and not request.path.startswith(SELF_SERVICE):
-            raise Forbidden("Confirm your e-mail address first: open the link we mailed you", code="email_unverified")
         if user["role"] not in ALLOWED[who]:
             raise Forbidden("You do not have permission to do this")
     if csrf and request.method in UNSAFE_METHODS and (token or request.get_cookie(REFRESH_COOKIE)):

@@ -38,7 +38,7 @@ class Rule:
     limit: int  # requests allowed ...
     window: int  # ... per this many seconds
     key: object  # what is counted: "ip", "user", a body field, or a function of the request
-    audit: bool = False  # the first request over the limit in a window leaves an audit entry
+    audit: bool = False  # the first request over the limit in a window (of failures: the last allowed) is audited
     counts: str = "requests"  # or "failures": only answers with one of ``failures`` count
     failures: tuple = ()  # error codes that count, for counts="failures"
     per: str = None  # what the key is, for the API description (default: ``key`` when it is a name)

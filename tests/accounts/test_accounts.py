@@ -11,7 +11,7 @@ import pytest
 
 from lms.accounts import sessions
 from lms.routes import ROUTES
-from support.accounts import mailed_token, mails_to
+from support.accounts import mailed_token, mails_to, presenting
 from support.app import SECRET, app_with, browser
 from support.factories import PASSWORD, create_user, sign_in
 from support.live import call
@@ -179,19 +179,10 @@ def test_a_jwt_in_the_refresh_cookie_is_refused(app, db):
     user = create_user(db)
     client = sign_in(app, user)
     access = client.cookies["access_token"]
-    assert holding(app, access).post("/api/auth/refresh", status=401).json["ok"] is False
+    assert presenting(app, refresh_token=access).post("/api/auth/refresh", status=401).json["ok"] is False
 
 
 # --- refresh rotation and theft detection -----------------------------------------------
-
-def holding(app, refresh_token):
-    """A client that presents ``refresh_token`` (and a matching CSRF pair)."""
-    client = browser(app)
-    client.set_cookie("refresh_token", refresh_token)
-    client.set_cookie("XSRF-TOKEN", "pair")
-    client.extra_environ["HTTP_X_XSRF_TOKEN"] = "pair"
-    return client
-
 
 def refresh(client, status=200):
     client.extra_environ["HTTP_X_XSRF_TOKEN"] = client.cookies.get("XSRF-TOKEN", "")
@@ -215,7 +206,8 @@ def test_a_reused_refresh_token_revokes_its_whole_family(app, db):
     refresh(client)
     # Later (past the two-tabs grace period) the copied token is presented again.
     db.sessions.update_many({"usedAt": {"$ne": None}}, {"$set": {"usedAt": datetime.now(timezone.utc) - timedelta(minutes=5)}})
-    assert holding(app, stolen).post("/api/auth/refresh", status=401).json["error"]["code"] == "session_revoked"
+    reused = presenting(app, refresh_token=stolen).post("/api/auth/refresh", status=401)
+    assert reused.json["error"]["code"] == "session_revoked"
     assert refresh(client, status=401).json["error"]["code"] in ("session_revoked", "session_expired")
     assert db.sessions.count_documents({"revokedAt": None}) == 0
     assert db.auditLogs.count_documents({"action": "session.reuse_detected"}) == 1
@@ -258,7 +250,7 @@ def test_logout_revokes_the_family_and_clears_every_cookie(app, db):
     response = client.post("/api/auth/logout")
     assert set(set_cookies(response)) == {"access_token", "refresh_token", "XSRF-TOKEN"}
     assert db.sessions.count_documents({"revokedAt": None}) == 0
-    assert holding(app, token).post("/api/auth/refresh", status=401)
+    assert presenting(app, refresh_token=token).post("/api/auth/refresh", status=401)
 
 
 # --- CSRF -------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ def test_the_export_holds_what_is_stored_about_the_user_and_nothing_of_anyone_el
     export = answer.json["export"]
     assert export["profile"]["email"] == EMAIL and export["profile"]["name"] == NAME
     [session] = export["sessions"]
-    assert (session["userAgent"], session["ip"], session["current"], session["revokedAt"]) == (AGENT, ADDRESS, True, None)
+    assert (session["userAgent"], session["ip"], session["current"]) == (AGENT, ADDRESS, True)
+    assert session["revokedAt"] is None
     assert len(export["enrollments"]) == 2 and {e["userId"] for e in export["enrollments"]} == {user["_id"]}
     assert {(p["courseId"], p["lessonId"]) for p in export["progress"]} == {(course["_id"], "intro"),
                                                                          (course["_id"], "setup")}
@@ -127,7 +128,8 @@ def test_a_wrong_password_deletes_nothing(app, db):
     refused = client.delete_json("/api/user/me", {"password": "not mine"}, status=400)
     assert refused.json["error"]["code"] == "wrong_password"
     after = everything(db)
-    assert {k: v for k, v in after.items() if k != "rateLimits"} == {k: v for k, v in before.items() if k != "rateLimits"}
+    after.pop("rateLimits", None), before.pop("rateLimits", None)  # the failure was counted
+    assert after == before
     assert client.get("/api/user/me").status_int == 200
 
 

@@ -23,8 +23,8 @@ def test_a_user_changes_their_name_and_issued_certificates_keep_theirs(app, db, 
     assert "New Name" not in str(entry), "the trail says what changed, not the personal data"
 
 
-@pytest.mark.parametrize("body, field", [({"name": "Me", "role": "admin"}, "role"), ({"email": "me@example.com"}, "email"),
-                                         ({"name": ""}, "name"), ({}, "name")])
+@pytest.mark.parametrize("body, field", [({"name": "Me", "role": "admin"}, "role"),
+                                         ({"email": "me@example.com"}, "email"), ({"name": ""}, "name"), ({}, "name")])
 def test_the_profile_refuses_fields_it_does_not_know_or_cannot_take(app, db, body, field):
     user = create_user(db)
     answer = sign_in(app, user).patch_json("/api/user/me", body, status=400)

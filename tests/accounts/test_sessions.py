@@ -7,6 +7,7 @@ import re
 import jwt
 
 from lms.db import new_id
+from support.accounts import presenting
 from support.app import SECRET, app_with, browser
 from support.factories import PASSWORD, create_course, create_user, sign_in
 from support.live import call, cookies_from
@@ -14,15 +15,6 @@ from support.live import call, cookies_from
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
           "Version/17.5 Mobile/15E148 Safari/604.1")
-
-
-def holding(app, access_token):
-    """A client that presents only an access token kept from earlier (and a matching CSRF pair)."""
-    client = browser(app)
-    client.set_cookie("access_token", access_token)
-    client.set_cookie("XSRF-TOKEN", "pair")
-    client.extra_environ["HTTP_X_XSRF_TOKEN"] = "pair"
-    return client
 
 
 def test_an_access_token_names_its_session(app, db):
@@ -35,7 +27,7 @@ def test_after_logout_the_old_access_token_reads_and_enrolls_nothing(app, db):
     course = create_course(db, price=0)
     user = create_user(db)
     client = sign_in(app, user)
-    kept = holding(app, client.cookies["access_token"])
+    kept = presenting(app, access_token=client.cookies["access_token"])
     assert kept.get("/api/user/me").json["user"]["id"] == user["_id"]
     client.post("/api/auth/logout")
     assert kept.get("/api/user/me", status=401).json["error"]["code"] == "unauthenticated"
@@ -194,7 +186,8 @@ def test_with_a_cookie_domain_only_the_csrf_cookie_is_shared_with_sibling_hosts(
         assert all("Domain" not in cookies[name] for name in ("access_token", "refresh_token", "device"))
         client.extra_environ["HTTP_X_XSRF_TOKEN"] = answer.json["csrfToken"]
         cleared = {c.split("=", 1)[0]: c for c in client.post("/api/auth/logout").headers.getall("Set-Cookie")}
-        assert re.search(r"Domain=\.?example\.com", cleared["XSRF-TOKEN"], re.I) and "Max-Age=0" in cleared["XSRF-TOKEN"]
+        assert re.search(r"Domain=\.?example\.com", cleared["XSRF-TOKEN"], re.I)
+        assert "Max-Age=0" in cleared["XSRF-TOKEN"]
 
 
 def test_sign_in_over_real_sockets_hands_the_csrf_token_three_ways(live_server, db):

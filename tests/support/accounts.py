@@ -1,8 +1,9 @@
 """Account mail the way the worker makes it: errands run here, and the links read back out of
-the queued messages. (Users themselves: support/factories.py.)"""
+the queued messages; a browser holding a kept token. (Users themselves: support/factories.py.)"""
 import re
 
 from lms.accounts import emails
+from support.app import browser
 
 WORKER = "test-worker"
 
@@ -27,3 +28,12 @@ def link_token(mail):
 def mailed_token(runtime, address, kind):
     """The token of the newest ``kind`` link mailed to ``address``."""
     return link_token(mails_to(runtime, address, kind)[-1])
+
+
+def presenting(app, **cookies):
+    """A browser that presents just ``cookies`` (a token kept from earlier) and a matching CSRF pair."""
+    client = browser(app)
+    for name, value in {**cookies, "XSRF-TOKEN": "pair"}.items():
+        client.set_cookie(name, value)
+    client.extra_environ["HTTP_X_XSRF_TOKEN"] = "pair"
+    return client

@@ -72,8 +72,8 @@ def learner_with_history(app, runtime, *, name, email, address, user_agent, pass
                                                        "comments": f"Well done, {name}"})
     mentor.get("/api/admin/students", {"q": email, "format": "csv"})
     user = db.users.find_one({"email": email})
-    db.payments.update_one({"userId": user["_id"], "courseId": paid["_id"]},
-                           {"$set": {"rawResponse": {"email": email, "contact": f"+91 98765 {address.rsplit('.', 1)[-1]}", "notes": {"name": name}}}})
+    payer = {"email": email, "contact": f"+91 98765 {address.rsplit('.', 1)[-1]}", "notes": {"name": name}}
+    db.payments.update_one({"userId": user["_id"], "courseId": paid["_id"]}, {"$set": {"rawResponse": payer}})
     run_errands(runtime)
     key = db.submissions.find_one({"_id": submission["id"]})["files"][0]["key"]
     return client, free, user, key
