@@ -38,7 +38,7 @@ python_env() {
 # npm packages for the tests: the typed-client check compiles a TypeScript client generated from
 # the API description (tests/web/test_openapi.py skips it, saying so, where npm is missing).
 node_packages() {
-  local dir=tests/web/typescript want have
+  local dir=tests/web/node want have
   if ! command -v npm >/dev/null; then
     echo "run.sh: npm not found: the TypeScript client check will be skipped" >&2
     return 0

@@ -98,9 +98,10 @@ class EventHub:
         self.delivered = {k: v for k, v in self.delivered.items() if v >= horizon}
 
 
-def stream(hub, db, user_id, last_event_id, until):
-    """The event stream of ``user_id`` (an iterator of bytes), resuming after ``last_event_id``
-    and ending at ``until`` (epoch seconds: when the access token expires)."""
+def stream(hub, db, user_id, last_event_id, until, heartbeat=HEARTBEAT):
+    """The event stream of ``user_id`` (an iterator of bytes), resuming after ``last_event_id``,
+    a comment every ``heartbeat`` seconds, ending at ``until`` (epoch seconds: when the access
+    token expires)."""
     queue = hub.subscribe(user_id)  # before the backlog is read, so nothing falls between the two
 
     def events():
@@ -112,7 +113,7 @@ def stream(hub, db, user_id, last_event_id, until):
                 yield _event(note)
             while (left := until - time.time()) > 0:
                 try:
-                    note = queue.get(timeout=min(HEARTBEAT, left))
+                    note = queue.get(timeout=min(heartbeat, left))
                 except gevent.queue.Empty:
                     yield b": keep-alive\n\n"
                     continue

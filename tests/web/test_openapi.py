@@ -14,11 +14,11 @@ from openapi_spec_validator import validate
 from lms.routes import ROUTES
 from lms.web.guard import UNSAFE_METHODS
 
-TYPESCRIPT = Path(__file__).resolve().parent / "typescript"
-TOOLS = TYPESCRIPT / "node_modules" / ".bin"
+NODE = Path(__file__).resolve().parent / "node"
+TOOLS = NODE / "node_modules" / ".bin"
 needs_typescript = pytest.mark.skipif(
     not (TOOLS / "tsc").exists(),
-    reason="TypeScript tools not installed: npm ci --prefix tests/web/typescript (./run.sh test does it where npm is)")
+    reason="TypeScript tools not installed: npm ci --prefix tests/web/node (./run.sh test does it where npm is)")
 
 
 def test_the_served_document_is_valid_openapi_3_1(client):
@@ -44,7 +44,7 @@ def _generate(document, folder):
     source.write_text(json.dumps(document))
     subprocess.run([str(TOOLS / "openapi-typescript"), str(source), "-o", str(folder / "api.d.ts")],
                    check=True, capture_output=True, text=True, timeout=120)
-    shutil.copy(TYPESCRIPT / "usage.ts", folder / "usage.ts")
+    shutil.copy(NODE / "usage.ts", folder / "usage.ts")
     return subprocess.run([str(TOOLS / "tsc"), "--strict", "--noEmit", "--target", "es2020", "--module", "es2020",
                            "--moduleResolution", "bundler", str(folder / "usage.ts")],
                           capture_output=True, text=True, timeout=180)
