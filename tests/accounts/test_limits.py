@@ -109,6 +109,10 @@ def test_a_password_too_long_to_be_anyones_is_a_wrong_password_checked_against_a
                            status=201)
     browser(app).post_json(LOGIN, {"email": "long@example.com", "password": just_right + "x"}, status=401)
     browser(app).post_json(LOGIN, {"email": "long@example.com", "password": just_right})
+    for path, body in (("/api/auth/signup", {"name": "L", "email": "l@example.com"}), ("/api/auth/reset-password",
+                                                                                     {"token": "t" * 43})):
+        refused = browser(app).post_json(path, {**body, "password": just_right + "x"}, status=400)
+        assert refused.json["error"]["fields"]["password"] == "must be at most 72 bytes"
 
 
 def test_flooding_forgot_password_never_blocks_finishing_a_reset_already_mailed(app, db, runtime):
