@@ -136,9 +136,23 @@ def test_a_stream_ends_when_its_token_expires_and_says_it_is_alive_meanwhile(db)
     user = create_user(db)
     try:
         started = time.monotonic()
-        sent = list(events.stream(hub, db, user["_id"], None, until=time.time() + 0.5, heartbeat=0.1))
+        sent = list(events.stream(hub, db, user["_id"], None, until=time.time() + 0.5, signed_in=lambda: True,
+                                  heartbeat=0.1))
         assert 0.4 < time.monotonic() - started < 2
         assert sent[0] == b"retry: 3000\n\n" and sent.count(b": keep-alive\n\n") >= 3
         assert hub.streams == {}, "an ended stream leaves the hub"
+    finally:
+        hub.close()
+
+
+def test_a_stream_ends_at_the_first_heartbeat_after_its_session_ended(db):
+    hub = events.EventHub(db, poll=0.05)
+    user, ended = create_user(db), threading.Event()
+    try:
+        threading.Timer(0.3, ended.set).start()  # a logout elsewhere, a moment after the page opened it
+        started = time.monotonic()
+        sent = list(events.stream(hub, db, user["_id"], None, until=time.time() + 30,
+                                  signed_in=lambda: not ended.is_set(), heartbeat=0.1))
+        assert time.monotonic() - started < 1 and sent[-1] == b": keep-alive\n\n"
     finally:
         hub.close()
