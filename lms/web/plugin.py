@@ -145,7 +145,7 @@ def _before(db, name, rule, supplied):
     if key is None:
         return None
     if rule.counts == "failures":
-        return ratelimit.check(db, name, key)
+        return ratelimit.check(db, name, key) if rule.checked_first else None
     return ratelimit.hit(db, name, key, on_trip=_trip(db, name, key, rule, supplied))
 
 
@@ -155,7 +155,9 @@ def _after_failure(db, name, rule, supplied):
         try:
             _set_headers(ratelimit.headers(ratelimit.hit(db, name, key, on_trip=_trip(db, name, key, rule, supplied))))
         except errors.RateLimited:
-            pass  # this failure used up the window: the next request is the one refused
+            if not rule.checked_first:
+                raise  # past the limit, a failure is answered 429
+            # this failure used up the window: the next request is the one refused
 
 
 def _trip(db, name, key, rule, supplied):
