@@ -10,18 +10,15 @@ Decisions:
 - The list carries ``rejectedSignatures``: webhook deliveries and Checkout confirmations whose
   signature did not match, today and over the last 7 days (``lms.payments.rejected``).
 """
-from datetime import datetime
-
 from pymongo import ASCENDING as ASC, DESCENDING as DESC
 
-from .. import audit
-from ..db import iso, paginate
+from ..db import paginate
 from ..errors import NotFound
 from ..learning import enrollments
 from ..payments import PAYMENT, PAYMENT_DETAIL, rejected
 from ..schema import Integer, OneOf, Shape, Text, Timestamp
 from . import between
-from .exports import BATCH, batches, csv_stream
+from .exports import named_export
 
 SORTS = {"newest": [("createdAt", DESC), ("_id", DESC)], "oldest": [("createdAt", ASC), ("_id", ASC)]}
 COLUMNS = ("id", "createdAt", "status", "provider", "method", "amount", "currency", "amountRefunded",
@@ -70,17 +67,8 @@ def payment_list(db, *, sort="newest", page=1, limit=20, **filters):
 
 
 def payments_csv(db, actor, *, sort="newest", **filters):
-    audit.record(db, actor, "report.export", "report", "payments", sort=sort,
-                 **{k: iso(v) if isinstance(v, datetime) else v for k, v in filters.items() if v})
-    cursor = db.payments.find(_query(**filters)).sort(SORTS[sort]).batch_size(BATCH)
-
-    def rows():
-        for batch in batches(cursor):
-            for shown in _named(db, batch):
-                flat = {**shown, "userName": shown["user"]["name"], "userEmail": shown["user"]["email"],
-                        "courseTitle": shown["course"]["title"]}
-                yield [flat[column] for column in COLUMNS]
-    return csv_stream(COLUMNS, rows())
+    return named_export(db, actor, "payments", db.payments.find(_query(**filters)).sort(SORTS[sort]), filters,
+                        _named, COLUMNS, sort=sort)
 
 
 def one(db, payment_id):

@@ -11,7 +11,7 @@ from ..payments import Terms, checkout, refunds, webhook as deliveries
 from ..reports import payments as money
 from ..schema import PAGE, Bool, Id, Int, Obj, Query, Str
 from ..web.bodies import read_body
-from .admin import FORMAT, WHEN, _download, _range, _wants_csv
+from .admin import FORMAT, WHEN, filtered_list
 
 VERIFY = Obj(razorpay_order_id=Str(min=1, max=64), razorpay_payment_id=Str(min=1, max=64),
              razorpay_signature=Str(min=1, max=128, description="Checkout's HMAC-SHA256 hex"))
@@ -43,10 +43,7 @@ def webhook(db, settings, actor):
 
 
 def list_payments(db, query, actor):
-    if _wants_csv(query):
-        query.pop("page"), query.pop("limit")
-        return _download("payments", money.payments_csv(db, actor, **_range(query), **query))
-    return money.payment_list(db, **_range(query), **query)
+    return filtered_list("payments", db, query, actor, money.payment_list, money.payments_csv)
 
 
 def show_payment(db, id):
