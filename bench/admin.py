@@ -35,7 +35,6 @@ ADMIN = {"email": "bench-admin@example.com", "password": "bench-admin-password"}
 PROPOSED = {
     "enrollments": [IndexModel([("completedAt", ASC)]),
                     IndexModel([("courseId", ASC), ("enrolledAt", DESC), ("_id", DESC)])],
-    "payments": [IndexModel([("capturedAt", ASC)]), IndexModel([("refundedAt", ASC)])],
 }
 
 
@@ -111,6 +110,8 @@ def measure(url, repeat, course_id):
         "enrollments, page 200": "/api/admin/enrollments?page=200",
         "enrollments, one course": f"/api/admin/enrollments?courseId={course_id}",
         "enrollments, refunded in a month": "/api/admin/enrollments?status=refunded&from={month_ago}",
+        "payments, page 1": "/api/admin/payments",
+        "payments, refunded in a month": "/api/admin/payments?status=refunded&from={month_ago}",
     }
     year_ago = (data.midnight(-365)).date().isoformat()
     month_ago = (data.midnight(-30)).date().isoformat()

@@ -46,13 +46,18 @@ VARIABLES = {
     "RAZORPAY_KEY_ID": ("razorpay_key_id", ""),
     "RAZORPAY_KEY_SECRET": ("razorpay_key_secret", ""),
     "RAZORPAY_WEBHOOK_SECRET": ("razorpay_webhook_secret", ""),
+    "RAZORPAY_WEBHOOK_SECRETS": ("razorpay_webhook_secrets", ""),
     "RAZORPAY_API_URL": ("razorpay_api_url", "https://api.razorpay.com"),
+    "RAZORPAY_AUTO_CAPTURE": ("razorpay_auto_capture", "0"),
+    "RAZORPAY_ORDER_TTL": ("razorpay_order_ttl", "1800"),
+    "RAZORPAY_RECONCILE_DAYS": ("razorpay_reconcile_days", "30"),
     "LMS_SMTP_URL": ("smtp_url", ""),
     "LMS_MAIL_FROM": ("mail_from", "LMS <no-reply@localhost>"),
     "SENTRY_DSN": ("sentry_dsn", ""),
     "LMS_SIGNING_KEY": ("signing_key", ""),
     "LMS_RETIRED_SIGNING_KEYS": ("retired_signing_keys", ""),
     "LMS_ORG_NAME": ("org_name", "LMS"),
+    "LMS_ORG_ADDRESS": ("org_address", ""),
     "LMS_LINKEDIN_ORG_ID": ("linkedin_org_id", ""),
     "LMS_LOG_LEVEL": ("log_level", "INFO"),
 }
@@ -89,13 +94,18 @@ class Settings:
     razorpay_key_id: str = ""
     razorpay_key_secret: str = field(default="", **_SECRET)
     razorpay_webhook_secret: str = field(default="", **_SECRET)
+    razorpay_webhook_secrets: tuple = field(default=(), **_SECRET)  # RAZORPAY_WEBHOOK_SECRET first
     razorpay_api_url: str = "https://api.razorpay.com"
+    razorpay_auto_capture: bool = False
+    razorpay_order_ttl: int = 1800
+    razorpay_reconcile_days: int = 30
     smtp_url: str = field(default="", **_SECRET)
     mail_from: str = "LMS <no-reply@localhost>"
     sentry_dsn: str = field(default="", **_SECRET)
     signing_key: str = field(default="", **_SECRET)
     retired_signing_keys: str = ""
     org_name: str = "LMS"
+    org_address: str = ""
     linkedin_org_id: str = ""
     log_level: str = "INFO"
 
@@ -135,8 +145,14 @@ class Settings:
             raise ConfigError("LMS_COOKIE_SAMESITE=None requires LMS_COOKIE_SECURE=1 (browsers drop it otherwise)")
         _all_or_none(raw, "LMS_BOOTSTRAP_ADMIN_EMAIL", "LMS_BOOTSTRAP_ADMIN_PASSWORD")
         _all_or_none(raw, "RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET")
-        if raw["RAZORPAY_WEBHOOK_SECRET"] and not raw["RAZORPAY_KEY_ID"]:
-            raise ConfigError("RAZORPAY_WEBHOOK_SECRET is set but RAZORPAY_KEY_ID is not")
+        for name in ("RAZORPAY_WEBHOOK_SECRET", "RAZORPAY_WEBHOOK_SECRETS"):
+            if raw[name] and not raw["RAZORPAY_KEY_ID"]:
+                raise ConfigError(f"{name} is set but RAZORPAY_KEY_ID is not")
+        # During a rotation Razorpay retries earlier events signed with the earlier secret: any
+        # of them verifies a delivery.
+        values["razorpay_webhook_secrets"] = tuple(dict.fromkeys(
+            ([raw["RAZORPAY_WEBHOOK_SECRET"]] if raw["RAZORPAY_WEBHOOK_SECRET"] else [])
+            + list(values["razorpay_webhook_secrets"])))
         if raw["LMS_BOOTSTRAP_ADMIN_PASSWORD"] and not 8 <= len(raw["LMS_BOOTSTRAP_ADMIN_PASSWORD"].encode()) <= 72:
             raise ConfigError("LMS_BOOTSTRAP_ADMIN_PASSWORD must be 8 to 72 bytes")
         if create_secret:
@@ -274,12 +290,17 @@ _PARSERS = {
     "allow_simulated_payments": _bool,
     "cloudinary_url": _url("cloudinary"),
     "razorpay_api_url": _url("http", "https", optional=False),
+    "razorpay_webhook_secrets": lambda name, value: tuple(v.strip() for v in value.split(",") if v.strip()),
+    "razorpay_auto_capture": _bool,
+    "razorpay_order_ttl": _number(int, 60, 30 * 86400),
+    "razorpay_reconcile_days": _number(int, 1, 365),
     "smtp_url": _url("smtp", "smtps"),
     "sentry_dsn": _url("http", "https"),
     "log_level": _choice("DEBUG", "INFO", "WARNING", "ERROR"),
     "signing_key": lambda name, value: _pem(name, value, private=True),
     "retired_signing_keys": lambda name, value: _pem(name, value, private=False),
     "org_name": lambda name, value: _bounded(name, value, 1, 100),
+    "org_address": lambda name, value: _bounded(name, value.replace("\\n", "\n"), 0, 300),
     "linkedin_org_id": lambda name, value: value if not value or value.isdigit() else _fail(
         f"{name} must be the numeric LinkedIn organisation id"),
 }

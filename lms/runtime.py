@@ -22,6 +22,7 @@ from .adapters.storage import open_storage
 from .adapters.wkhtmltopdf import Wkhtmltopdf
 from .certificates.badges import Keyring
 from .db import EmbeddedServer
+from .payments import upgrade as payments_upgrade
 from .routes import ROUTES
 from .web.caching import ResponseCache
 from .web.events import EventHub
@@ -60,7 +61,9 @@ class Runtime:
                 uri = embedded.start()
             client = database.connect(uri, settings.db_wait)
             runtime = cls(settings, client, client.get_default_database("lms"), embedded)
+            payments_upgrade.drop_indexes(runtime.db)  # indexes of rows kept per order: INDEXES replaces them
             database.ensure_indexes(runtime.db)
+            payments_upgrade.convert(runtime.db)
             if settings.bootstrap_admin_email:
                 users.ensure_admin(runtime.db, email=settings.bootstrap_admin_email,
                                    password=settings.bootstrap_admin_password,

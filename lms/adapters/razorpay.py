@@ -50,6 +50,28 @@ class Razorpay:
     def order_payments(self, order_id):
         return self._call(f"list the payments of order {order_id}", self._client.order.payments, order_id)
 
+    def payment(self, payment_id):
+        return self._call(f"fetch payment {payment_id}", self._client.payment.fetch, payment_id, {})
+
+    def capture(self, payment_id, amount, currency):
+        """Capture an authorised payment (POST /v1/payments/:id/capture {amount, currency})."""
+        return self._call(f"capture payment {payment_id}", self._client.payment.capture, payment_id, amount,
+                          {"currency": currency})
+
+    def refund(self, payment_id, amount, notes):
+        """Refund ``amount`` of a captured payment (POST /v1/payments/:id/refund): the refund entity."""
+        return self._call(f"refund payment {payment_id}", self._client.payment.refund, payment_id,
+                          {"amount": amount, "speed": "normal", "notes": notes})
+
+    def refunds(self, payment_id):
+        """The refunds of a payment, newest first (GET /v1/payments/:id/refunds), up to 100."""
+        return self._call(f"list the refunds of payment {payment_id}", self._client.payment.fetch_multiple_refund,
+                          payment_id, {"count": 100})
+
+    def disputes(self, since, skip=0, count=100):
+        """One page of the account's disputes created since ``since`` (a Unix time): GET /v1/disputes."""
+        return self._call("list disputes", self._client.dispute.all, {"from": since, "count": count, "skip": skip})
+
     def checkout_signed(self, order_id, payment_id, signature):
         """Whether ``signature`` is Checkout's for this order and payment (signed with the key secret)."""
         return signature_matches(self._key_secret, f"{order_id}|{payment_id}".encode(), signature)

@@ -61,7 +61,8 @@ def open_pending(db, user_id, course):
 
 
 def activate(db, enrollment_id, payment_id, actor):
-    """pending -> active, once; a second activation (webhook after verify) changes nothing."""
+    """pending -> active, once; a second activation (webhook after verify) changes nothing. A
+    refunded enrollment is activated too when another payment of it stands (``lms.payments``)."""
     return activate_once(db, enrollment_id, payment_id, actor)[0]
 
 
@@ -69,7 +70,7 @@ def activate_once(db, enrollment_id, payment_id, actor):
     """Like ``activate``; also says whether this call was the one that activated it."""
     stamp = now()
     enrollment = db.enrollments.find_one_and_update(
-        {"_id": enrollment_id, "status": "pending"},
+        {"_id": enrollment_id, "status": {"$in": ["pending", "refunded"]}},
         {"$set": {"status": "active", "paymentId": payment_id, "activatedAt": stamp, "updatedAt": stamp}},
         return_document=ReturnDocument.AFTER)
     if enrollment:
@@ -98,6 +99,18 @@ def refund(db, enrollment_id, payment_id, actor):
         return_document=ReturnDocument.AFTER)
     if enrollment:
         audit.record(db, actor, "enrollment.refund", "enrollment", enrollment_id, paymentId=payment_id)
+    return enrollment
+
+
+def rest_on(db, enrollment_id, old_payment_id, payment_id, actor):
+    """An active enrollment whose payment ``old_payment_id`` no longer grants access rests on
+    ``payment_id`` (another payment of it) from now on; once."""
+    enrollment = db.enrollments.find_one_and_update(
+        {"_id": enrollment_id, "status": "active", "paymentId": old_payment_id},
+        {"$set": {"paymentId": payment_id, "updatedAt": now()}}, return_document=ReturnDocument.AFTER)
+    if enrollment:
+        audit.record(db, actor, "enrollment.payment_changed", "enrollment", enrollment_id,
+                     fromPaymentId=old_payment_id, paymentId=payment_id)
     return enrollment
 
 

@@ -1,12 +1,21 @@
 """Razorpay's webhook: signed deliveries of what happened to our orders' payments.
 
-Each delivery is checked against ``X-Razorpay-Signature`` (HMAC-SHA256 of the raw body with the
-webhook secret), deduplicated on ``X-Razorpay-Event-Id`` and applied through
-``ledger.apply_payment``. Every validly signed delivery gets a 2xx, duplicates and event types
-we ignore included, so Razorpay never retries what we already have.
+Each delivery is checked first against ``X-Razorpay-Signature`` (HMAC-SHA256 of the raw body)
+with each configured webhook secret (``RAZORPAY_WEBHOOK_SECRETS``: during a rotation Razorpay
+retries earlier events signed with the earlier secret), then deduplicated on
+``X-Razorpay-Event-Id`` and applied through ``access.record``. A bad signature is counted
+(``rejected``) and logged without the body, never audited. Every validly signed delivery gets a
+2xx at once (captures are queued, see ``capture``), duplicates and event types we do not act
+on included, so Razorpay never retries what we already have.
+
+Events acted on: ``payment.authorized``, ``payment.captured``, ``payment.failed``,
+``order.paid``; ``refund.created``, ``refund.processed``, ``refund.failed``;
+``payment.dispute.created``, ``.under_review``, ``.action_required``, ``.won``, ``.lost``,
+``.closed``. (Razorpay has no ``payment.refunded``.)
 """
 import json
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 from pymongo.errors import DuplicateKeyError
@@ -15,25 +24,31 @@ from .. import audit
 from ..adapters.razorpay import signature_matches
 from ..db import now
 from ..errors import BadRequest, ServiceUnavailable
-from . import RAZORPAY, ledger
+from . import RAZORPAY, Source, Terms, access, capture, rejected, states
 
 log = logging.getLogger("lms.payments")
 STALE_DELIVERY = timedelta(minutes=1)  # a delivery still "processing" after this died midway
-HANDLED = ("payment.captured", "order.paid", "payment.failed", "refund.processed", "payment.refunded")
+PAYMENT_EVENTS = ("payment.authorized", "payment.captured", "payment.failed", "order.paid")
+REFUND_EVENTS = ("refund.created", "refund.processed", "refund.failed")
+DISPUTE_EVENTS = {f"payment.dispute.{name}": status for name, status in (
+    ("created", "open"), ("under_review", "under_review"), ("action_required", "action_required"),
+    ("won", "won"), ("lost", "lost"), ("closed", "closed"))}
+EVENTS = (*PAYMENT_EVENTS, *REFUND_EVENTS, *DISPUTE_EVENTS)
 
 
-def receive(db, secret, body, signature, event_id, actor):
+def receive(db, secrets, body, signature, event_id, actor, terms=Terms()):
     """One delivery: ``body`` the raw bytes, ``signature`` X-Razorpay-Signature, ``event_id``
     X-Razorpay-Event-Id. Returns the outcome (``captured``, ``duplicate``, ``ignored``, ...);
-    raises 400 for a bad signature, audited without the body."""
-    if not secret:
+    raises 400 for a bad signature."""
+    if not secrets:
         raise ServiceUnavailable("Razorpay payments are not configured on this server",
                                  code="razorpay_not_configured")
-    event_id = event_id if event_id and len(event_id) <= 100 else None  # Razorpay's are ~20 characters
-    if not signature_matches(secret, body, signature):
-        audit.record(db, actor, "payment.webhook_rejected", "webhook", event_id,
-                     reason="bad signature" if signature else "no signature", bytes=len(body))
+    if not any(signature_matches(secret, body, signature) for secret in secrets):
+        rejected.note(db, "webhook")
+        log.warning("razorpay webhook: %s signature from %s (%d bytes)", "bad" if signature else "no", actor.ip,
+                    len(body))
         raise BadRequest("The webhook signature does not match", code="invalid_signature")
+    event_id = event_id if event_id and len(event_id) <= 100 else None  # Razorpay's are ~20 characters
     try:
         event = json.loads(body)
     except ValueError:
@@ -44,7 +59,8 @@ def receive(db, secret, body, signature, event_id, actor):
     if event_id and not _first_delivery(db, event_id, name):
         return "duplicate"
     try:
-        outcome = _apply(db, event, name, audit.Actor(RAZORPAY, RAZORPAY, actor.ip, actor.request_id))
+        outcome = _apply(db, event, name, Source(audit.Actor(RAZORPAY, RAZORPAY, actor.ip, actor.request_id),
+                                                 f"webhook:{name}", terms))
     except Exception:
         if event_id:  # let Razorpay's retry of this delivery do it again
             db.webhookEvents.delete_one({"_id": event_id, "outcome": "processing"})
@@ -68,13 +84,29 @@ def _first_delivery(db, event_id, name):
             {"$set": {"receivedAt": stamp}}).modified_count == 1
 
 
-def _apply(db, event, name, actor):
-    if name not in HANDLED:
+def _entity(payload, kind):
+    found = payload.get(kind) if isinstance(payload, dict) else None
+    return found.get("entity") if isinstance(found, dict) else None
+
+
+def _apply(db, event, name, source):
+    if name not in EVENTS:
         return "ignored"
     payload = event.get("payload")
-    payment = payload.get("payment") if isinstance(payload, dict) else None
-    entity = payment.get("entity") if isinstance(payment, dict) else None
-    if not isinstance(entity, dict):
+    entity = _entity(payload, "payment")
+    facts = states.read_payment(entity)
+    if facts is None:
         log.warning("razorpay webhook %s without a payment entity", name)
         return "malformed"
-    return ledger.apply_payment(db, entity, actor, f"webhook:{name}")
+    if name in REFUND_EVENTS:
+        refund = states.read_refund(_entity(payload, "refund"), facts.payment_id)
+        if refund is None:
+            return "malformed"
+        facts = replace(facts, refund=refund)
+    elif name in DISPUTE_EVENTS:
+        dispute = states.read_dispute(_entity(payload, "dispute"), facts.payment_id, DISPUTE_EVENTS[name])
+        if dispute is None:
+            return "malformed"
+        facts = replace(facts, dispute=dispute)
+    recorded = access.record(db, facts, source, entity)
+    return (name in PAYMENT_EVENTS and capture.consider(db, recorded, source)) or recorded.outcome

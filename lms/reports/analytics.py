@@ -3,17 +3,19 @@
 Everything is counted by aggregation in the database: a ``$match`` on the event's time field,
 then ``$group`` by UTC day (``$dateToString`` formats in UTC); no document travels to Python.
 With an index on each time field (``enrolledAt``, ``completedAt``, certificates' ``createdAt``,
-payments' ``capturedAt`` and ``refundedAt``) the work follows the number of events in the range,
-not the size of the collections (``bench/admin.py`` measures both).
+payments' ``movements.at``) the work follows the number of events in the range, not the size
+of the collections (``bench/admin.py`` measures both).
 
 Decisions:
 - The time that puts an event on a day: an enrollment its ``enrolledAt`` (counted under its
   status now), a completion the enrollment's ``completedAt``, a certificate its ``createdAt``
-  (under its status now), a payment its ``capturedAt`` and a refund its ``refundedAt``. A refund
-  subtracts on the day of the refund, so a day (or a range) can have negative net revenue.
-- Revenue is kept per currency, never added across currencies. Payments of provider ``free``
-  (a free course's zero-amount record) are not payments here; ``simulated`` ones count (they
-  only exist where simulated payments are allowed, which production refuses by default).
+  (under its status now), money its movement's time (``lms.payments.states``: a capture when we
+  learned of it, a refund when Razorpay made it, a lost dispute when we learned of it). A refund
+  subtracts on its own day, so a day (or a range) can have negative net revenue.
+- Revenue is Razorpay's money only: captured − refunded (partial refunds included) − lost in
+  disputes, kept per currency, never added across currencies. An automatic refund of a payment
+  never captured moved no money and counts nowhere. Simulated payments are pretend money: they
+  are shown apart (``totals.simulated``), as are free enrollments (``totals.freeEnrollments``).
 - The range is ``[from, to)`` in UTC (see ``reports.Instant``); without one, the 30 UTC days up
   to and including today. At most ``MAX_DAYS`` days, so a request cannot ask the database to
   group years of events. The series has an entry for every day, zeros included.
@@ -26,6 +28,7 @@ from ..certificates import records as certificates
 from ..db import now
 from ..errors import ValidationError
 from ..learning import enrollments
+from ..payments import RAZORPAY
 from ..schema import Integer, ListOf, Shape, Text, Timestamp
 from . import check_range
 
@@ -33,8 +36,9 @@ MAX_DAYS = 366
 DEFAULT_DAYS = 30
 TOP = 10
 DAY = timedelta(days=1)
-NO_MONEY = {"captured": 0, "refunded": 0, "payments": 0, "refunds": 0}
-
+NO_MONEY = {"captured": 0, "refunded": 0, "disputesLost": 0, "payments": 0, "refunds": 0, "disputes": 0}
+KINDS = {"capture": ("captured", "payments"), "refund": ("refunded", "refunds"),
+         "dispute_lost": ("disputesLost", "disputes")}  # a movement's kind -> its amount and count
 
 def _counts_shape(name, statuses):
     return Shape(name, {**{status: Integer() for status in statuses}, "total": Integer()})
@@ -42,16 +46,20 @@ def _counts_shape(name, statuses):
 
 ENROLLMENT_COUNTS = _counts_shape("EnrollmentCounts", enrollments.STATUSES)
 CERTIFICATE_COUNTS = _counts_shape("CertificateCounts", certificates.STATUSES)
-MONEY = Shape("Money", {"currency": Text(), "captured": Integer(), "refunded": Integer(), "net": Integer()},
-              description="Amounts in the smallest unit (paise) of one currency")
-MONEY_TOTAL = MONEY.extend("MoneyTotal", {"payments": Integer(), "refunds": Integer()})
+MONEY = Shape("Money", {"currency": Text(), "captured": Integer(), "refunded": Integer(),
+                        "disputesLost": Integer(), "net": Integer(description="captured - refunded - disputesLost")},
+              description="Razorpay money in the smallest unit (paise) of one currency")
+MONEY_TOTAL = MONEY.extend("MoneyTotal", {"payments": Integer(), "refunds": Integer(), "disputes": Integer()})
+SIMULATED = Shape("SimulatedMoney", {"currency": Text(), "amount": Integer(), "payments": Integer()},
+                  description="Simulated payments (development): never revenue")
 NET = Shape("NetRevenue", {"currency": Text(), "net": Integer()})
 ANALYTICS_DAY = Shape("AnalyticsDay", {
     "date": Text(format="date"), "enrollments": ENROLLMENT_COUNTS(), "completions": Integer(),
     "certificates": CERTIFICATE_COUNTS(), "revenue": ListOf(MONEY)})
 TOTALS = Shape("AnalyticsTotals", {
     "enrollments": ENROLLMENT_COUNTS(), "completions": Integer(), "certificates": CERTIFICATE_COUNTS(),
-    "revenue": ListOf(MONEY_TOTAL)})
+    "revenue": ListOf(MONEY_TOTAL), "simulated": ListOf(SIMULATED),
+    "freeEnrollments": Integer(description="Enrollments in free courses")})
 TOP_COURSE = Shape("TopCourse", {"course": enrollments.COURSE_REF(), "enrollments": Integer(),
                                  "revenue": ListOf(NET)})
 ANALYTICS = Shape("Analytics", {
@@ -104,30 +112,36 @@ def _completions(db, start, end):
         {"$group": {"_id": _day("completedAt"), "n": {"$sum": 1}}}])}
 
 
-def _money(db, field, statuses, start, end):
-    """Sums of ``amount`` for payments whose ``field`` is in the range: per (day, currency) and
-    per (course, currency), in one pass."""
-    group = lambda key: {"$group": {"_id": key, "amount": {"$sum": "$amount"}, "n": {"$sum": 1}}}
+def _money(db, start, end):
+    """Sums of the money movements in the range: Razorpay's per (day, currency, kind) and per
+    (course, currency, kind), simulated ones per currency, in one pass."""
+    group = lambda key: {"$group": {"_id": key, "amount": {"$sum": "$movements.amount"}, "n": {"$sum": 1}}}
+    razorpay = {"$match": {"provider": RAZORPAY}}
     [facets] = db.payments.aggregate([
-        {"$match": {field: _in(start, end), "status": {"$in": statuses}, "provider": {"$ne": "free"}}},
-        {"$facet": {"days": [group({"day": _day(field), "currency": "$currency"})],
-                    "courses": [group({"course": "$courseId", "currency": "$currency"})]}}])
-    return facets["days"], facets["courses"]
+        {"$match": {"movements.at": _in(start, end), "provider": {"$ne": "free"}}},
+        {"$unwind": "$movements"},
+        {"$match": {"movements.at": _in(start, end)}},
+        {"$facet": {"days": [razorpay, group({"day": _day("movements.at"), "currency": "$currency",
+                                              "kind": "$movements.kind"})],
+                    "courses": [razorpay, group({"course": "$courseId", "currency": "$currency",
+                                                 "kind": "$movements.kind"})],
+                    "simulated": [{"$match": {"provider": "simulated", "movements.kind": "capture"}},
+                                  group("$currency")]}}])
+    return facets
 
 
 TOP_COURSES = [{"$group": {"_id": "$courseId", "enrollments": {"$sum": 1}}},
                {"$sort": {"enrollments": -1, "_id": 1}}, {"$limit": TOP}]
 
 
-def _top_courses(db, ranked, captured, refunded):
+def _top_courses(db, ranked, per_course):
     ids = [row["_id"] for row in ranked]
     titles = {c["_id"]: c for c in db.courses.find({"_id": {"$in": ids}}, {"title": 1, "slug": 1})}
     net = {}
-    for rows, sign in ((captured, 1), (refunded, -1)):
-        for row in rows:
-            key = row["_id"]
-            per_course = net.setdefault(key["course"], {})
-            per_course[key["currency"]] = per_course.get(key["currency"], 0) + sign * row["amount"]
+    for row in per_course:
+        key = row["_id"]
+        cell = net.setdefault(key["course"], {})
+        cell[key["currency"]] = cell.get(key["currency"], 0) + row["amount"] * (1 if key["kind"] == "capture" else -1)
     top = []
     for row in ranked:
         top.append({"course": titles.get(row["_id"], {"_id": row["_id"], "title": None, "slug": None}),
@@ -136,14 +150,15 @@ def _top_courses(db, ranked, captured, refunded):
     return top
 
 
-def _revenue(captured, refunded):
-    """{day: {currency: {captured, refunded, payments, refunds}}} from the two day groupings."""
+def _revenue(per_day):
+    """{day: {currency: NO_MONEY-like cell}} from the per-day grouping."""
     out = {}
-    for rows, amount, count in ((captured, "captured", "payments"), (refunded, "refunded", "refunds")):
-        for row in rows:
-            cell = out.setdefault(row["_id"]["day"], {}).setdefault(row["_id"]["currency"], dict(NO_MONEY))
-            cell[amount] += row["amount"]
-            cell[count] += row["n"]
+    for row in per_day:
+        key = row["_id"]
+        cell = out.setdefault(key["day"], {}).setdefault(key["currency"], dict(NO_MONEY))
+        amount, count = KINDS[key["kind"]]
+        cell[amount] += row["amount"]
+        cell[count] += row["n"]
     return out
 
 
@@ -152,9 +167,9 @@ def _money_rows(per_currency, currencies, counts=False):
     for currency in currencies:
         cell = {**NO_MONEY, **per_currency.get(currency, {})}
         row = {"currency": currency, "captured": cell["captured"], "refunded": cell["refunded"],
-               "net": cell["captured"] - cell["refunded"]}
+               "disputesLost": cell["disputesLost"], "net": cell["captured"] - cell["refunded"] - cell["disputesLost"]}
         if counts:
-            row.update(payments=cell["payments"], refunds=cell["refunds"])
+            row.update(payments=cell["payments"], refunds=cell["refunds"], disputes=cell["disputes"])
         rows.append(row)
     return rows
 
@@ -177,9 +192,8 @@ def report(db, start=None, end=None):
     enrolled, ranked = _by_status(db, "enrollments", "enrolledAt", start, end, courses=TOP_COURSES)
     certified, _ = _by_status(db, "certificates", "createdAt", start, end)
     completed = _completions(db, start, end)
-    captured_days, captured_courses = _money(db, "capturedAt", ["captured", "refunded"], start, end)
-    refunded_days, refunded_courses = _money(db, "refundedAt", ["refunded"], start, end)
-    revenue = _revenue(captured_days, refunded_days)
+    money = _money(db, start, end)
+    revenue = _revenue(money["days"])
     currencies = sorted({c for cells in revenue.values() for c in cells})
     days = [{"date": day,
              "enrollments": _counts(enrolled.get(day, {}), enrollments.STATUSES),
@@ -187,11 +201,15 @@ def report(db, start=None, end=None):
              "certificates": _counts(certified.get(day, {}), certificates.STATUSES),
              "revenue": _money_rows(revenue.get(day, {}), currencies)}
             for day in _days(start, end)]
-    money = {c: _add(cells[c] for cells in revenue.values() if c in cells) for c in currencies}
+    totals = {c: _add(cells[c] for cells in revenue.values() if c in cells) for c in currencies}
     return ANALYTICS.dump({"from": start, "to": end,
             "totals": {"enrollments": _counts(_add(enrolled.values()), enrollments.STATUSES),
                        "completions": sum(completed.values()),
                        "certificates": _counts(_add(certified.values()), certificates.STATUSES),
-                       "revenue": _money_rows(money, currencies, counts=True)},
+                       "revenue": _money_rows(totals, currencies, counts=True),
+                       "simulated": [{"currency": row["_id"], "amount": row["amount"], "payments": row["n"]}
+                                     for row in sorted(money["simulated"], key=lambda row: row["_id"])],
+                       "freeEnrollments": db.payments.count_documents({"provider": "free",
+                                                                        "createdAt": _in(start, end)})},
             "days": days,
-            "topCourses": _top_courses(db, ranked["courses"], captured_courses, refunded_courses)})
+            "topCourses": _top_courses(db, ranked["courses"], money["courses"])})

@@ -3,6 +3,10 @@ import codecs
 import csv
 import io
 import itertools
+from datetime import datetime
+
+from .. import audit
+from ..db import iso
 
 BATCH = 500
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -46,3 +50,19 @@ def csv_stream(header, rows, chunk_bytes=64 * 1024):
                 buffer.truncate()
         yield prefix + buffer.getvalue().encode()
     return chunks()
+
+
+def named_export(db, actor, name, cursor, filters, named, columns, **said):
+    """Audit the export ``name`` (its ``filters`` and what else is ``said``), then stream the
+    documents of ``cursor`` as CSV: each batch shown by ``named(db, batch)`` (rows naming their
+    ``user`` and ``course``), flattened to ``columns``."""
+    audit.record(db, actor, "report.export", "report", name, **said,
+                 **{k: iso(v) if isinstance(v, datetime) else v for k, v in filters.items() if v})
+
+    def rows():
+        for batch in batches(cursor.batch_size(BATCH)):
+            for shown in named(db, batch):
+                flat = {**shown, "userName": shown["user"]["name"], "userEmail": shown["user"]["email"],
+                        "courseTitle": shown["course"]["title"]}
+                yield [flat[column] for column in columns]
+    return csv_stream(columns, rows())

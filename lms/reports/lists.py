@@ -22,17 +22,16 @@ Decisions:
   "certificates" counts issued ones (status ``active``), not pending, failed or revoked.
 """
 import re
-from datetime import datetime
 
 from pymongo import ASCENDING as ASC, DESCENDING as DESC
 
 from .. import audit
 from ..accounts import users
-from ..db import iso, paginate
+from ..db import paginate
 from ..learning import enrollments
 from ..schema import Integer, Shape, Text
 from . import between
-from .exports import BATCH, batches, csv_stream
+from .exports import BATCH, batches, csv_stream, named_export
 
 # Each sort ends with _id, the tie-breaker that keeps pages and exports in one stable order.
 STUDENT_SORTS = {"newest": [("createdAt", DESC), ("_id", DESC)], "oldest": [("createdAt", ASC), ("_id", ASC)],
@@ -137,18 +136,8 @@ def enrollment_list(db, *, sort="newest", page=1, limit=20, **filters):
 
 
 def enrollments_csv(db, actor, *, sort="newest", **filters):
-    query = _enrollment_query(**filters)
-    audit.record(db, actor, "report.export", "report", "enrollments", sort=sort,
-                 **{k: iso(v) if isinstance(v, datetime) else v for k, v in filters.items() if v})
-    cursor = db.enrollments.find(query).sort(ENROLLMENT_SORTS[sort]).batch_size(BATCH)
-
-    def rows():
-        for batch in batches(cursor):
-            for e in _with_people(db, batch):
-                flat = {**e, "userName": e["user"]["name"], "userEmail": e["user"]["email"],
-                        "courseTitle": e["course"]["title"]}
-                yield [flat[column] for column in ENROLLMENT_COLUMNS]
-    return csv_stream(ENROLLMENT_COLUMNS, rows())
+    cursor = db.enrollments.find(_enrollment_query(**filters)).sort(ENROLLMENT_SORTS[sort])
+    return named_export(db, actor, "enrollments", cursor, filters, _with_people, ENROLLMENT_COLUMNS, sort=sort)
 
 
 # --- the audit trail --------------------------------------------------------------------

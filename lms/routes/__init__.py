@@ -26,9 +26,10 @@ from ..learning.courses import COURSE_CARD, COURSE_DETAIL, COURSE_FOR_EDITING, L
 from ..learning.enrollments import ENROLLMENT
 from ..learning.progress import PROGRESS, PROGRESS_DETAIL
 from ..learning.submissions import SUBMISSION
-from ..payments import CHECKOUT_ORDER, PAYMENT
+from ..payments import CHECKOUT_ORDER, PAYMENT, PAYMENT_DETAIL
 from ..reports.analytics import ANALYTICS
 from ..reports.lists import ENROLLMENT_ROW, STUDENT_ROW
+from ..reports.payments import ORDER, PAYMENT_ROW, REJECTED
 from ..schema import Anything, Boolean, Integer, ListOf, OneOf, Page, Replies, Reply, Text
 from . import accounts, admin, catalog, certificates, events, files, learning, payments, profile, submissions, system
 
@@ -219,14 +220,29 @@ ROUTES = [
 
     # payments
     R("POST", "/api/payments/verify", payments.verify, "user",
-      "Confirm a Razorpay Checkout payment with its handler's response; activates the enrollment",
-      body=payments.VERIFY, reply=Reply(payment=PAYMENT, enrollment=ENROLLMENT),
-      errors=(*NOT_FOUND, "400 invalid_signature", "503 razorpay_not_configured")),
+      "Confirm a Razorpay Checkout payment with its handler's response: the payment as Razorpay has it "
+      "(captured now when only authorised) and the enrollment, active once the payment is captured",
+      body=payments.VERIFY, limit=("verify-user",), reply=Reply(payment=PAYMENT, enrollment=ENROLLMENT),
+      errors=(*NOT_FOUND, "400 invalid_signature", "409 payment_mismatch", *RAZORPAY_DOWN)),
     R("POST", "/api/payments/webhook", payments.webhook, "anyone",
-      "Razorpay webhook (X-Razorpay-Signature over the raw body): payments, orders, refunds",
+      "Razorpay webhook (X-Razorpay-Signature over the raw body, any configured secret): payments, orders, "
+      "refunds, disputes; a bad signature is 400 (429 past 600 a minute from one address)",
       csrf=False, limit=("webhook-ip",), reply=Reply(outcome=Text()),
       errors=("400 invalid_signature", "400 invalid_json", "413 payload_too_large",
               "503 razorpay_not_configured")),
+    R("GET", "/api/admin/payments", payments.list_payments, "admin",
+      "Payments: filter by status, provider, method, student, course, date, flagged; CSV; with the count of "
+      "rejected signatures", query=payments.PAYMENTS, media=("application/json", "text/csv"),
+      reply=Page(PAYMENT_ROW, rejectedSignatures=REJECTED())),
+    R("GET", "/api/admin/payments/<id>", payments.show_payment, "admin",
+      "One payment with its refunds, disputes and history, its enrollment and its order",
+      reply=Reply(payment=PAYMENT_DETAIL, enrollment=ENROLLMENT(nullable=True), order=ORDER(nullable=True)),
+      errors=NOT_FOUND),
+    R("POST", "/api/admin/payments/<id>/refund", payments.refund_payment, "admin",
+      "Refund a captured payment in full or in part (through Razorpay; a simulated one here); a full refund "
+      "ends the access it granted",
+      body=payments.REFUND, reply=Reply(payment=PAYMENT_DETAIL, enrollment=ENROLLMENT(nullable=True)),
+      errors=(*NOT_FOUND, "409 not_refundable", "409 already_refunded", *RAZORPAY_DOWN)),
 
     # certificates
     R("GET", "/api/certificates/<certId>", certificates.verify, "anyone",

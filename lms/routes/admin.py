@@ -61,11 +61,17 @@ def list_users(db, query, actor):
     return users.listing(db, **query)
 
 
-def list_enrollments(db, query, actor):
+def filtered_list(name, db, query, actor, page, export):
+    """A list filtered by ``query`` (with ``from``/``to``): a ``page`` of it, or the ``export`` of
+    every matching row as ``<name>.csv``."""
     if _wants_csv(query):
         query.pop("page"), query.pop("limit")
-        return _download("enrollments", lists.enrollments_csv(db, actor, **_range(query), **query))
-    return lists.enrollment_list(db, **_range(query), **query)
+        return _download(name, export(db, actor, **_range(query), **query))
+    return page(db, **_range(query), **query)
+
+
+def list_enrollments(db, query, actor):
+    return filtered_list("enrollments", db, query, actor, lists.enrollment_list, lists.enrollments_csv)
 
 
 def show_analytics(db, query):

@@ -1,7 +1,7 @@
 """Enrollment, lesson access and progress."""
 from ..errors import NotFound, Unauthenticated
 from ..learning import courses, enrollments, progress
-from ..payments import checkout
+from ..payments import Terms, checkout
 from ..schema import PAGE, Id, Obj, Query, Str
 
 ENROLL = Obj(courseId=Id(), paymentMode=Str(choices=checkout.PAYMENT_MODES, required=False))
@@ -11,7 +11,8 @@ PAGED = Query(**PAGE)
 
 def enroll(db, settings, razorpay, user, body, actor):
     enrollment, order = checkout.enroll(db, razorpay, user["id"], body["courseId"], body.get("paymentMode"),
-                                        actor, allow_simulated=settings.allow_simulated_payments)
+                                        actor, allow_simulated=settings.allow_simulated_payments,
+                                        terms=Terms.of(settings))
     reply = {"_status": 201 if enrollment["status"] == "active" else 200,
              "enrollment": enrollments.public(enrollment)}
     if order:

@@ -145,7 +145,7 @@ def _before(db, name, rule, supplied):
     if key is None:
         return None
     if rule.counts == "failures":
-        return ratelimit.check(db, name, key)
+        return ratelimit.check(db, name, key) if rule.checked_first else None
     return ratelimit.hit(db, name, key, on_trip=_trip(db, name, key, rule, supplied))
 
 
@@ -157,8 +157,10 @@ def _after_failure(db, name, rule, supplied):
         return None
     try:
         count = ratelimit.hit(db, name, key)
-    except errors.RateLimited as exc:  # failures racing past the limit: the next request is refused
-        return ratelimit.Count(rule.limit, 0, exc.retry_after)
+    except errors.RateLimited as exc:
+        if not rule.checked_first:
+            raise  # nothing refuses these requests before they run: past the limit, a failure is a 429
+        return ratelimit.Count(rule.limit, 0, exc.retry_after)  # failures racing past it: the next is refused
     if count.remaining == 0 and rule.audit:
         _trip(db, name, key, rule, supplied)()
     return count

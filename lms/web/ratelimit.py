@@ -5,8 +5,12 @@ the plugin applies them around the handler, and handlers never call the limiter.
 either every request (``counts="requests"``: counted before the handler runs) or only the
 requests that fail with one of its ``failures`` codes (``counts="failures"``: checked before the
 handler, counted after it failed), so that a limit which protects an account cannot be used to
-lock its owner out by requests that succeed. A request past a rule's limit is a 429
-``rate_limited`` with ``Retry-After``; every answer of a limited route carries the IETF
+lock its owner out by requests that succeed. A rule of failures that is not
+``checked_first`` is never checked before the handler: only a request that fails is counted
+and, past the limit, answered 429 instead of its error, so requests that succeed are never
+refused however many failed before them (the webhook: junk from an address never holds up a
+validly signed delivery). A request past a rule's limit is a 429 ``rate_limited`` with
+``Retry-After``; every answer of a limited route carries the IETF
 ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` headers of its tightest rule.
 
 A rule's ``key`` says what is counted: ``"ip"`` (the client address), ``"user"`` (the signed-in
@@ -41,6 +45,7 @@ class Rule:
     audit: bool = False  # the first request over the limit in a window (of failures: the last allowed) is audited
     counts: str = "requests"  # or "failures": only answers with one of ``failures`` count
     failures: tuple = ()  # error codes that count, for counts="failures"
+    checked_first: bool = True  # counts="failures": refuse before the handler once the limit is used up
     per: str = None  # what the key is, for the API description (default: ``key`` when it is a name)
 
     def __post_init__(self):
@@ -84,7 +89,9 @@ RULES = {
     "password-user": Rule(10, 900, "user", **PASSWORD_FAILURES),  # a stolen session guessing the password
     "email-change-user": Rule(5, 3600, "user"),
     "export-user": Rule(10, 3600, "user"),
-    "webhook-ip": Rule(600, 60, "ip"),
+    # Signature first: only deliveries that fail it count, so a valid one is never throttled.
+    "webhook-ip": Rule(600, 60, "ip", counts="failures", failures=("invalid_signature",), checked_first=False),
+    "verify-user": Rule(20, 600, "user"),  # Checkout confirmations: each one asks Razorpay
     "certificate-ip": Rule(120, 60, "ip"),
     "verify-pdf-ip": Rule(30, 600, "ip"),  # uploads of up to 5 MB each: fewer than lookups by id
 }

@@ -9,7 +9,7 @@ from ..accounts import emails
 from ..adapters.mail import queue as mail
 from ..certificates import issuing
 from ..db import now
-from ..payments import reconcile
+from ..payments import Terms, capture, reconcile
 
 CLEAN_UP_SECONDS = 600
 
@@ -28,8 +28,16 @@ def schedule(worker, runtime):
     def run_errands():  # account mail that depends on whether an account exists
         emails.run_errands(db, runtime.urls, worker.id)
 
-    def reconcile_payments():  # orders still open 15 minutes after Checkout opened them
-        reconcile.reconcile(db, runtime.razorpay)
+    terms = Terms.of(runtime.settings)
+
+    def capture_payments():  # authorised payments the webhook queued
+        capture.run_due(db, runtime.razorpay, worker.id, terms)
+
+    def reconcile_payments():  # open orders, and refunds of payments captured in the last days
+        reconcile.reconcile(db, runtime.razorpay, terms=terms)
+
+    def reconcile_disputes():
+        reconcile.disputes(db, runtime.razorpay, terms)
 
     def clean_up():
         remove_expired(db)
@@ -37,7 +45,9 @@ def schedule(worker, runtime):
     worker.every(1, issue_certificates, on_wake=True)
     worker.every(1, deliver_mail, on_wake=True)  # a new certificate queues its mail: send it now
     worker.every(1, run_errands, on_wake=True)
+    worker.every(1, capture_payments, on_wake=True)
     worker.every(60, reconcile_payments)
+    worker.every(3600, reconcile_disputes)
     worker.every(CLEAN_UP_SECONDS, clean_up)
     return worker
 

@@ -283,6 +283,9 @@ EXAMPLES = {
     ("POST", "/api/admin/certificates/<certId>/revoke"): lambda db, si: (
         {"certId": _certificate(db, "active")}, {"reason": "Issued by mistake"}),
     ("POST", "/api/admin/certificates/<certId>/issue"): lambda db, si: ({"certId": _certificate(db, "failed")}, {}),
+    ("POST", "/api/admin/payments/<id>/refund"): lambda db, si: (
+        {"id": factories.enrolled(si, db)[0].get("/api/enrollments").json["items"][0]["paymentId"]},
+        {"reason": "Asked for it back"}),
 }
 
 

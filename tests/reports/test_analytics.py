@@ -40,13 +40,20 @@ def expected(db, start, end):
     for c in db.certificates.find():
         if inside(c["createdAt"]):
             certified[day(c["createdAt"])][c["status"]] += 1
-    for p in db.payments.find({"provider": {"$ne": "free"}}):
-        if p["status"] in ("captured", "refunded") and inside(p.get("capturedAt")):
-            money[day(p["capturedAt"])][p["currency"]].update(captured=p["amount"], payments=1)
-            course_net[p["courseId"]][p["currency"]] += p["amount"]
-        if p["status"] == "refunded" and inside(p.get("refundedAt")):
-            money[day(p["refundedAt"])][p["currency"]].update(refunded=p["amount"], refunds=1)
-            course_net[p["courseId"]][p["currency"]] -= p["amount"]
+    names = {"capture": ("captured", "payments"), "refund": ("refunded", "refunds"),
+             "dispute_lost": ("disputesLost", "disputes")}
+    simulated, free = defaultdict(Counter), 0
+    for p in db.payments.find():
+        free += p["provider"] == "free" and inside(p["createdAt"])
+        for m in p["movements"]:
+            if not inside(m["at"]):
+                continue
+            if p["provider"] == "simulated":
+                simulated[p["currency"]].update(amount=m["amount"], payments=1)
+                continue
+            amount, count = names[m["kind"]]
+            money[day(m["at"])][p["currency"]].update({amount: m["amount"], count: 1})
+            course_net[p["courseId"]][p["currency"]] += m["amount"] * (1 if m["kind"] == "capture" else -1)
     currencies = sorted({c for per_day in money.values() for c in per_day})
 
     def statuses(counter, names):
@@ -57,8 +64,10 @@ def expected(db, start, end):
         for c in currencies:
             cell = per_currency.get(c, Counter())
             row = {"currency": c, "captured": cell["captured"], "refunded": cell["refunded"],
-                   "net": cell["captured"] - cell["refunded"]}
-            rows.append({**row, "payments": cell["payments"], "refunds": cell["refunds"]} if counts else row)
+                   "disputesLost": cell["disputesLost"],
+                   "net": cell["captured"] - cell["refunded"] - cell["disputesLost"]}
+            rows.append({**row, "payments": cell["payments"], "refunds": cell["refunds"],
+                         "disputes": cell["disputes"]} if counts else row)
         return rows
 
     all_money = defaultdict(Counter)
@@ -72,7 +81,9 @@ def expected(db, start, end):
         "totals": {"enrollments": statuses(sum(enrolled.values(), Counter()), ENROLLMENT_STATUSES),
                    "completions": sum(completed.values()),
                    "certificates": statuses(sum(certified.values(), Counter()), CERT_STATUSES),
-                   "revenue": revenue(all_money, True)},
+                   "revenue": revenue(all_money, True),
+                   "simulated": [{"currency": c, **simulated[c]} for c in sorted(simulated)],
+                   "freeEnrollments": free},
         "days": [{"date": d, "enrollments": statuses(enrolled[d], ENROLLMENT_STATUSES),
                   "completions": completed[d], "certificates": statuses(certified[d], CERT_STATUSES),
                   "revenue": revenue(money[d], False)} for d in days],
@@ -140,13 +151,20 @@ def test_every_figure_matches_an_independent_count(signed_in, db, mix):
     assert totals["completions"] == 4  # Asha today, #0, #6 (enrolled earlier) and #9
     assert totals["certificates"] == {"pending": 1, "rendering": 1, "active": 2, "revoked": 1, "failed": 1,
                                       "total": 6}
+    # Revenue is Razorpay's: #0 and #1 captured, #1 and #5 refunded in the range; #2 and #8 in dollars.
     assert totals["revenue"] == [
-        {"currency": "INR", "captured": 49900 + 99900 + 49900 + 99900, "refunded": 99900 + 49900,
-         "net": 49900 + 99900, "payments": 4, "refunds": 2},
-        {"currency": "USD", "captured": 1999 * 3, "refunded": 0, "net": 1999 * 3, "payments": 3, "refunds": 0}]
+        {"currency": "INR", "captured": 49900 + 99900, "refunded": 99900 + 49900, "disputesLost": 0, "net": 0,
+         "payments": 2, "refunds": 2, "disputes": 0},
+        {"currency": "USD", "captured": 1999 * 2, "refunded": 0, "disputesLost": 0, "net": 1999 * 2, "payments": 2,
+         "refunds": 0, "disputes": 0}]
+    # The enrollments made today through the routes paid with simulated payments: shown apart.
+    assert totals["simulated"] == [{"currency": "INR", "amount": 49900 + 99900, "payments": 2},
+                                   {"currency": "USD", "amount": 1999, "payments": 1}]
+    assert totals["freeEnrollments"] == 2  # Asha's and Meena's Git
     assert len(body["days"]) == 7 and body["days"][-1]["date"] == today.date().isoformat()
     assert body["days"][0]["enrollments"]["active"] == 1  # the enrollment exactly at `from`
-    assert body["days"][5]["revenue"][0] == {"currency": "INR", "captured": 0, "refunded": 99900, "net": -99900}
+    assert body["days"][5]["revenue"][0] == {"currency": "INR", "captured": 0, "refunded": 99900, "disputesLost": 0,
+                                             "net": -99900}
     # Cloud 4; Python and Git 3 each (the older course id first); ML 2
     assert [(t["course"]["title"], t["enrollments"]) for t in body["topCourses"]] == [
         ("Cloud", 4), ("Python", 3), ("Git", 3), ("ML", 2)]
@@ -159,7 +177,7 @@ def test_a_range_with_no_data_is_all_zeros(signed_in):
     assert body["days"][0] == {"date": "2024-02-27", "completions": 0, "revenue": [],
                                "enrollments": {**dict.fromkeys(ENROLLMENT_STATUSES, 0), "total": 0},
                                "certificates": {**dict.fromkeys(CERT_STATUSES, 0), "total": 0}}
-    assert body["totals"]["revenue"] == [] and body["topCourses"] == []
+    assert body["totals"]["revenue"] == body["totals"]["simulated"] == [] and body["topCourses"] == []
     assert body["totals"]["enrollments"]["total"] == body["totals"]["completions"] == 0
 
 

@@ -134,7 +134,8 @@ def paid_at_checkout(server, db, double):
     """A student who enrolled in a paid course on a live ``server`` and paid at Checkout, before
     any webhook or verification: (their session headers, the payment entity)."""
     auth = server.sign_in(create_user(db))
-    _, body, _ = call("POST", server.url + ENROLL, {"courseId": create_course(db)["_id"]}, auth)
+    _, body, _ = call("POST", server.url + ENROLL, {"courseId": create_course(db)["_id"], "paymentMode": "razorpay"},
+                      auth)
     return auth, double.pay(body["order"]["id"])
 
 
@@ -214,23 +215,29 @@ def enrollment(user_id, course_id, *, at, status="active", completed=None, lesso
 
 
 def payment(user_id, course_id, enrollment_id, *, amount, currency="INR", status="captured", at,
-            refunded=None, provider="razorpay"):
-    history = [{"status": "created", "at": at}]
-    doc = {"_id": new_id(), "provider": provider, "orderId": f"order_{new_id()}",
-           "providerPaymentId": f"pay_{new_id()}", "userId": user_id, "courseId": course_id,
-           "enrollmentId": enrollment_id, "amount": amount, "currency": currency, "status": status,
-           "rawResponse": None, "createdAt": at, "updatedAt": refunded or at,
-           "capturedAt": None, "refundedAt": None, "failedAt": None}
-    if status in ("captured", "refunded"):
-        doc["capturedAt"] = at
-        history.append({"status": "captured", "at": at})
-    if status == "refunded":
-        doc["refundedAt"] = refunded
-        history.append({"status": "refunded", "at": refunded})
-    if status == "failed":
-        doc["failedAt"] = at
-        history.append({"status": "failed", "at": at})
-    doc["history"] = history
+            refunded=None, provider="razorpay", refund=None):
+    """A payment row as ``lms.payments.ledger`` writes it: captured at ``at`` (unless ``status``
+    is ``created``, ``authorized`` or ``failed``), refunded by ``refund`` (default: all of it when
+    ``status`` is ``refunded``) at ``refunded``."""
+    captured = status in ("captured", "refunded", "partially_refunded")
+    refund = refund if refund is not None else amount if status == "refunded" else 0
+    doc = {"_id": new_id(), "provider": provider, "orderId": f"order_{new_id()}" if provider == "razorpay" else None,
+           "providerPaymentId": f"pay_{new_id()}" if provider == "razorpay" else None, "userId": user_id,
+           "courseId": course_id, "enrollmentId": enrollment_id, "amount": amount, "currency": currency,
+           "method": "upi", "status": status, "amountRefunded": refund, "amountDisputed": 0, "duplicate": False,
+           "refunds": [], "disputes": [], "movements": [], "history": [{"at": at, "event": "created", "status": "created"}],
+           "lastError": None, "rawResponse": None, "createdAt": at, "updatedAt": refunded or at, "madeAt": at,
+           "authorizedAt": at if status != "failed" else None, "capturedAt": at if captured else None,
+           "failedAt": at if status == "failed" else None, "refundedAt": refunded if status == "refunded" else None,
+           "nextCheckAt": None, "checks": 0, "version": 1}
+    if captured and amount:
+        doc["movements"].append({"kind": "capture", "amount": amount, "at": at})
+        doc["history"].append({"at": at, "event": "captured", "status": "captured"})
+    if refund:
+        doc["refunds"].append({"id": f"rfnd_{new_id()}", "amount": refund, "status": "processed", "createdAt": refunded,
+                               "updatedAt": refunded})
+        doc["movements"].append({"kind": "refund", "amount": refund, "at": refunded})
+        doc["history"].append({"at": refunded, "event": "refund.processed", "status": status})
     return doc
 
 

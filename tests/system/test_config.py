@@ -123,3 +123,22 @@ def test_secrets_stay_out_of_repr(tmp_path):
 def test_every_variable_maps_to_a_setting():
     attributes = {f for f in Settings.__dataclass_fields__}
     assert {attr for attr, _ in VARIABLES.values()} <= attributes
+
+
+def test_razorpay_payment_settings(tmp_path):
+    keys = {"RAZORPAY_KEY_ID": "rzp_test_1", "RAZORPAY_KEY_SECRET": "k"}
+    s = load(tmp_path, **keys, RAZORPAY_WEBHOOK_SECRET="new-secret", RAZORPAY_WEBHOOK_SECRETS="old-secret, new-secret,",
+             RAZORPAY_AUTO_CAPTURE="1", RAZORPAY_ORDER_TTL="600", RAZORPAY_RECONCILE_DAYS="7",
+             LMS_ORG_ADDRESS="12 MG Road\\nBengaluru")
+    assert s.razorpay_webhook_secrets == ("new-secret", "old-secret")  # the current one first, each once
+    assert (s.razorpay_auto_capture, s.razorpay_order_ttl, s.razorpay_reconcile_days) == (True, 600, 7)
+    assert s.org_address == "12 MG Road\nBengaluru" and "old-secret" not in repr(s)
+    defaults = load(tmp_path, **keys)
+    assert (defaults.razorpay_webhook_secrets, defaults.razorpay_auto_capture, defaults.razorpay_order_ttl,
+            defaults.razorpay_reconcile_days) == ((), False, 1800, 30)
+    for name, value in (("RAZORPAY_ORDER_TTL", "30"), ("RAZORPAY_RECONCILE_DAYS", "0"),
+                        ("RAZORPAY_AUTO_CAPTURE", "sometimes"), ("LMS_ORG_ADDRESS", "x" * 301)):
+        with pytest.raises(ConfigError, match=name):
+            load(tmp_path, **keys, **{name: value})
+    with pytest.raises(ConfigError, match="RAZORPAY_WEBHOOK_SECRETS is set but RAZORPAY_KEY_ID is not"):
+        load(tmp_path, RAZORPAY_WEBHOOK_SECRETS="old-secret")
