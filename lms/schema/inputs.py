@@ -249,6 +249,10 @@ class Obj(Field):
     def extend(self, **more):
         return Obj({**self.fields, **more}, strict=self.strict)
 
+    def lenient(self):
+        """This shape with unknown keys ignored."""
+        return Obj(self.fields, description=self.description)
+
     def edit(self):
         """This shape with unknown fields refused: the body of a PUT or PATCH, where a field the
         server does not know would be a silent no-op edit."""

@@ -1,6 +1,8 @@
 """What an operator sees: health numbers, error lines joined to their request, Sentry scrubbing."""
 import json
 import logging
+import os
+import socket
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
@@ -8,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pymongo
 import pytest
 
+import lms
 from lms import logs
 from lms.adapters.mail import queue as mailqueue
 from lms.adapters.mail.messages import Message
@@ -42,7 +45,7 @@ def log_lines():
 
 # --- /api/health ------------------------------------------------------------------------
 
-def test_health_reports_queue_depths_and_the_oldest_waiting_ages(client, db):
+def test_health_reports_queue_depths_and_the_oldest_waiting_ages(signed_in, db):
     now = datetime.now(timezone.utc)
     ago = lambda seconds: now - timedelta(seconds=seconds)
     course = new_id()
@@ -56,7 +59,7 @@ def test_health_reports_queue_depths_and_the_oldest_waiting_ages(client, db):
     db.mails.insert_one({"_id": new_id(), "to": "d@example.com", "status": "sent", "createdAt": ago(5000)})
     db.workers.insert_one({"_id": "elsewhere:1:abc", "heartbeatAt": ago(7), "pid": 1})
 
-    body = client.get("/api/health").json
+    body = signed_in("instructor").get("/api/health").json
     certificates, mails = body["queues"]["certificates"], body["queues"]["mails"]
     assert (certificates["pending"], certificates["rendering"], certificates["failed"], certificates["depth"]) == (
         2, 1, 1, 3)
@@ -68,18 +71,33 @@ def test_health_reports_queue_depths_and_the_oldest_waiting_ages(client, db):
     assert body["db"]["latencyMs"] >= 0
 
 
-def test_health_with_empty_queues_and_no_worker(client):
-    body = client.get("/api/health").json
+def test_health_with_empty_queues_and_no_worker(signed_in):
+    body = signed_in("admin").get("/api/health").json
     assert body["queues"]["certificates"] == {"pending": 0, "rendering": 0, "failed": 0, "depth": 0,
                                               "oldestPendingAgeSeconds": None}
     assert body["queues"]["mails"]["oldestQueuedAgeSeconds"] is None
     assert body["worker"] == {"running": False, "heartbeat": None}
 
 
-def test_a_stale_heartbeat_is_reported_dead_without_failing_the_check(client, db):
+def test_a_stale_heartbeat_is_reported_dead_without_failing_the_check(client, signed_in, db):
     db.workers.insert_one({"_id": "gone:1:abc", "heartbeatAt": datetime.now(timezone.utc) - timedelta(minutes=5)})
-    response = client.get("/api/health")
+    response = signed_in("admin").get("/api/health")
     assert response.status_int == 200 and response.json["worker"]["heartbeat"]["alive"] is False
+    assert client.get("/api/health").json["worker"] == {"running": False, "alive": False}
+
+
+def test_anyone_sees_whether_it_works_and_only_staff_see_where_and_what_runs(client, signed_in, db):
+    db.workers.insert_one({"_id": "web-7:4242:abc", "heartbeatAt": datetime.now(timezone.utc), "pid": 4242})
+    public = client.get("/api/health").json
+    assert set(public) == {"ok", "db", "worker"} and public["worker"] == {"running": False, "alive": True}
+    assert set(public["db"]) == {"ok", "latencyMs"}
+    assert "web-7" not in json.dumps(public) and "4242" not in json.dumps(public)
+    assert set(signed_in("student").get("/api/health").json) == {"ok", "db", "worker"}
+    staff = signed_in("instructor").get("/api/health").json
+    assert {"queues", "host", "pid", "versions"} <= set(staff)
+    assert staff["pid"] == os.getpid() and staff["host"] == socket.gethostname()
+    assert staff["versions"]["lms"] == lms.__version__ and staff["versions"]["database"]
+    assert staff["worker"]["heartbeat"]["alive"] is True
 
 
 # --- error lines carry their request id ---------------------------------------------------
