@@ -112,7 +112,7 @@ class Handler(WSGIHandler):
             self.read_request(self.requestline)
         except _HeadersTooLarge as exc:
             return Refused(431, "headers_too_large", str(exc))
-        except OSError:
+        except (OSError, _SlowHead):
             raise
         except Exception:  # gevent's verdict on a malformed request line or header
             return Refused(400, "bad_request", "The request line or headers are malformed")
@@ -150,7 +150,8 @@ class Handler(WSGIHandler):
         self.handle_one_response()
 
     def start_response(self, status, headers, exc_info=None):
-        if self.close_connection or self._body_left_unread():
+        # 408 and 413 end the connection (RFC 9110 15.5.9, 15.5.14): the body is not read on.
+        if self.close_connection or status[:3] in ("408", "413") or self._body_left_unread():
             self.close_connection = True
             headers = [*headers, ("Connection", "close")]
             if self.wsgi_input is not None:  # tells gevent's handler not to read the rest to discard it
@@ -183,6 +184,7 @@ class Server(WSGIServer):
         if len(self.pool) > self.max_connections:  # this connection's greenlet is in the pool too
             try:
                 sock.sendall(BUSY)
+                sock.shutdown(socket.SHUT_WR)  # the answer, then the end, before the close
             except OSError:
                 pass
             return None
