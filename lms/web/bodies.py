@@ -116,10 +116,11 @@ def _content_length(environ):
     return int(length) if length else None
 
 
-def _read(stream, size):
-    """``stream.read(size)``; a body that stalls or breaks off is the client's error."""
+def _read(stream, size, some=False):
+    """``stream.read(size)`` (with ``some``: what has arrived of it, at least a byte, where the
+    server's stream can tell); a body that stalls or breaks off is the client's error."""
     try:
-        return stream.read(size)
+        return (getattr(stream, "read1", stream.read) if some else stream.read)(size)
     except TimeoutError:
         raise errors.RequestTimeout("The request body stopped arriving") from None
     except OSError:  # the client went away mid-body, or sent broken chunked encoding
@@ -193,7 +194,7 @@ class _Form:
 
     def read(self, parser, stream):
         while not parser.closed:
-            chunk = _read(stream, CHUNK)
+            chunk = _read(stream, CHUNK, some=True)
             self.received += len(chunk)
             if self.received > self.limits.total_bytes:
                 raise _too_large(self.limits.total_bytes)

@@ -68,6 +68,30 @@ class Refused(errors.LMSError):
         self.status = status
 
 
+class Body(Input):
+    """gevent's request body, which can also hand over what has arrived so far: ``read(n)``
+    waits for all ``n`` bytes, so a reader that must act on each byte as it comes (a limit broken
+    midway, with the client then holding back the rest) uses ``read1``."""
+
+    __slots__ = ()
+
+    def read1(self, size):
+        """Between 1 and ``size`` bytes, as soon as any are there; b"" at the end. A chunked body
+        gives at most the rest of the chunk being read."""
+        if self.chunked_input:
+            inside = self.chunk_length - self.position
+            return self.read(min(size, inside) if inside > 0 else 1)
+        left = (self.content_length or 0) - self.position
+        if left <= 0:
+            return b""
+        self._send_100_continue()
+        data = self.rfile.read1(min(size, left))
+        if not data:
+            raise OSError(f"unexpected end of file while reading request at position {self.position}")
+        self.position += len(data)
+        return data
+
+
 class Handler(WSGIHandler):
     """One connection: gevent's handler with the deadlines and limits of the module docstring."""
 
@@ -117,6 +141,14 @@ class Handler(WSGIHandler):
         except Exception:  # gevent's verdict on a malformed request line or header
             return Refused(400, "bad_request", "The request line or headers are malformed")
         return True
+
+    def get_environ(self):
+        environ = super().get_environ()
+        plain = self.wsgi_input
+        if environ["wsgi.input"] is plain:  # not an upgraded connection, which reads the socket itself
+            self.wsgi_input = environ["wsgi.input"] = Body(plain.rfile, plain.content_length, socket=plain.socket,
+                                                            chunked_input=plain.chunked_input)
+        return environ
 
     def MessageClass(self, fp, *args):
         """The headers, read within the limits before gevent parses them."""

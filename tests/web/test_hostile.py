@@ -8,11 +8,8 @@ which count requests by design, and the audit entry of a tripped rate limit). Ea
 sent with the session that may call the route (an admin for signed-in routes, nobody for public
 ones) and with real ids in its path, so what stops it is the hostile part alone.
 """
-import http.client
 import json
 import re
-import socket
-import threading
 import uuid
 
 import pymongo
@@ -25,7 +22,7 @@ from support.app import SECRET
 from support.database import with_database
 from support.doubles.razorpay import RazorpayDouble
 from support.factories import create_course, create_user, pending_certificate
-from support.live import Service
+from support.live import Service, send_raw
 
 AUDIT_TRIPS = {"action": {"$ne": "auth.rate_limited"}}
 WEBHOOK = "/api/payments/webhook"
@@ -83,30 +80,6 @@ def snapshot(db):
     """Every document of every collection but the rate-limit counters, in order."""
     return {name: list(db[name].find(AUDIT_TRIPS if name == "auditLogs" else {}).sort("_id"))
             for name in sorted(db.list_collection_names()) if name != "rateLimits"}
-
-
-def send(port, method, target, headers=None, body=b""):
-    """One request over a fresh socket: (status, Content-Type, body). The body is written from
-    another thread, so an answer that comes before the whole body was sent is still read."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    head = [f"{method} {target} HTTP/1.1", "Host: lms.test", "Connection: close",
-            f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in (headers or {}).items())]
-    data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
-
-    def write():
-        try:
-            sock.sendall(data)
-        except OSError:
-            pass  # the server answered and closed before reading it all
-    writer = threading.Thread(target=write)
-    writer.start()
-    try:
-        response = http.client.HTTPResponse(sock)
-        response.begin()
-        return response.status, response.getheader("Content-Type", ""), response.read()
-    finally:
-        writer.join()
-        sock.close()
 
 
 # --- the corpus ---------------------------------------------------------------------------
@@ -233,8 +206,9 @@ def request_for(served, route, kind, name):
 def test_no_hostile_input_gets_a_5xx_breaks_the_envelope_or_writes_anything(served, route, kind, name):
     target, body, statuses, content_type = request_for(served, route, kind, name)
     before = snapshot(served.db)
-    status, media, answer = send(served.service.port, route.method, target,
-                                 {**served.headers(route), **content_type}, body)
+    status, headers, answer = send_raw(served.service.port, route.method, target,
+                                       {**served.headers(route), **content_type}, body)
+    media = headers.get("Content-Type", "")
     assert status < 500, answer[:300]
     api = target.startswith("/api/")
     if api:
