@@ -18,6 +18,8 @@ from lms.db import new_id
 from support import factories
 from support.app import app_with, browser
 from support.database import DatabaseServer
+from support.live import call
+from support.waits import wait_until
 
 
 class Lines(logging.Handler):
@@ -214,3 +216,26 @@ def test_no_dsn_no_error_reporting(make_settings, caplog):
     with caplog.at_level(logging.WARNING, logger="lms.logs"):
         assert logs.report_errors(make_settings()) is False
     assert caplog.text == ""
+
+
+def test_an_unhandled_error_reaches_sentry_once_with_its_request_id_and_no_secret(live_server, db, sentry_double):
+    service = live_server(SENTRY_DSN=sentry_double.dsn)
+    user = factories.create_user(db)
+    db.users.update_one({"_id": user["_id"]}, {"$unset": {"createdAt": ""}})  # broken data: signing in fails
+    secrets = {"password": user["password"], "cookie": "s3ss10n-c00k1e-value", "bearer": "b34r3r-t0k3n-value",
+               "token": JWT, "xsrf": "x5rf-t0k3n-value"}
+    status, answer, headers = call(
+        "POST", service.url + "/api/auth/login", {"email": user["email"], "password": user["password"]},
+        {"Cookie": f"access_token={JWT}; refresh_token={secrets['cookie']}; XSRF-TOKEN={secrets['xsrf']}",
+         "Authorization": f"Bearer {secrets['bearer']}", "X-XSRF-TOKEN": secrets["xsrf"],
+         "X-Request-Id": "sentry-live-0001"})
+    assert (status, answer["error"]["code"]) == (500, "internal_error")
+    assert wait_until(lambda: sentry_double.events, timeout=20)
+    service.stop()  # the SDK sends whatever it still holds as the process exits
+    [event] = sentry_double.events
+    assert event["tags"]["request_id"] == headers["X-Request-Id"] == "sentry-live-0001"
+    assert event["level"] == "error" and event["exception"]["values"][-1]["type"] == "ValueError"
+    received = sentry_double.received().decode()
+    for name, secret in secrets.items():
+        assert secret not in received, name
+    assert user["email"] not in received
