@@ -201,6 +201,9 @@ class Handler(WSGIHandler):
 
 class Server(WSGIServer):
     handler_class = Handler
+    # gevent's 128 overflows under a burst of connections (200 at once): the kernel then drops
+    # the newcomers' SYNs and they retry after a second. Past the cap they are answered 503 anyway.
+    backlog = 1024
 
     def __init__(self, listener, application, *, header_timeout=10.0, body_timeout=30.0, keepalive_timeout=75.0,
                  max_connections=1000):

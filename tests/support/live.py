@@ -168,11 +168,13 @@ class HealthPoller:
 
     def __init__(self, port):
         self.port, self.samples = port, []
-        self._stop = threading.Event()
+        self._stop, self._ready = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self):
+        """Starts polling, and returns once the first answer came (connected before what follows)."""
         self._thread.start()
+        self._ready.wait(30)
         return self
 
     def __exit__(self, *exc):
@@ -193,6 +195,7 @@ class HealthPoller:
                 connection.close()
                 connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             self.samples.append((status, (time.perf_counter() - started) * 1000))
+            self._ready.set()
         connection.close()
 
     @property
@@ -210,3 +213,12 @@ def resident_kib(pid):
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError(f"no VmRSS for {pid}")
+
+
+def chunked(data, size=2 ** 20):
+    """``data`` as a chunked transfer encoding's pieces, ``size`` bytes a chunk (for ``send_raw``
+    with ``Transfer-Encoding: chunked``: a body whose length is not announced)."""
+    for start in range(0, len(data), size):
+        piece = data[start:start + size]
+        yield b"%x\r\n%s\r\n" % (len(piece), piece)
+    yield b"0\r\n\r\n"

@@ -16,7 +16,7 @@ import pytest
 
 from lms.learning.submissions import MAX_FILE_BYTES
 from support.factories import PDF, create_course, create_user
-from support.live import HealthPoller, call, resident_kib, send_raw
+from support.live import HealthPoller, call, chunked, resident_kib, send_raw
 from support.submissions import nothing_stored
 from support.waits import wait_until
 
@@ -84,20 +84,13 @@ def test_a_body_of_junk_before_any_boundary_is_refused_past_the_byte_limit(learn
     service, headers, _ = learner
     almost = b"\r\n--" + BOUNDARY.encode()[:-1] + b"\r"  # a boundary's start, again and again, never one
     junk = almost * (limit // len(almost) + 2)
-    chunks = (junk[i:i + 2 ** 20] for i in range(0, len(junk), 2 ** 20))
-    with HealthPoller(service.port) as health:
+    with HealthPoller(service.port) as health:  # chunked: read until it is too much, not refused from its length
         result = send_raw(service.port, "POST", route, {**headers, **MULTIPART, "Transfer-Encoding": "chunked"},
-                          _chunked(chunks))
+                          chunked(junk))
         wait_until(lambda: len(health.samples) >= 5)
     assert answer(result)[:2] == (413, "payload_too_large")
     assert health.statuses == {200}
     assert nothing_stored(db, settings)
-
-
-def _chunked(chunks):
-    for chunk in chunks:
-        yield b"%x\r\n%s\r\n" % (len(chunk), chunk)
-    yield b"0\r\n\r\n"
 
 
 @pytest.mark.parametrize("route", [SUBMISSIONS, VERIFY_PDF])
