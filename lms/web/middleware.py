@@ -3,8 +3,11 @@ access log (one JSON line per request), and the requests refused before Bottle s
 
 Refused here, in the one error envelope on ``/api/`` (a small HTML page elsewhere), with every
 header an answer carries and an access-log line like any request:
-- a path or query string whose percent-decoded bytes are not UTF-8: 400 (Bottle would fail
-  decoding it, and no id, slug or parameter value we know is anything but UTF-8 text);
+- a path, query string or header whose (percent-decoded) bytes are not UTF-8: 400 (Bottle
+  fails decoding them, and no id, slug, parameter or header value we read is anything but
+  UTF-8 text). Cookies are the exception: another application on the same domain may set
+  cookies of any bytes, and refusing every request of their browser for it would lock the
+  user out; Bottle reads cookies without failing, and ours are ASCII;
 - what the server refused while reading the request line and headers (``lms.web.server`` puts
   the error in ``environ["lms.refused"]``): 414 ``uri_too_long``, 431 ``headers_too_large``,
   400 ``bad_request``.
@@ -112,7 +115,14 @@ class Middleware:
 
 
 def _undecodable(environ):
-    """The 400 for a path or query string that is not UTF-8 once percent-decoded, or None."""
+    """The 400 for a path, query string or header that is not UTF-8 (once percent-decoded), or None."""
+    for key, value in environ.items():
+        if key.startswith("HTTP_") and key != "HTTP_COOKIE" and isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("latin-1").decode("utf-8")
+            except UnicodeError:
+                name = key[5:].replace("_", "-").title()
+                return errors.ValidationError({name: "is not valid UTF-8"}, message=f"The {name} header is not UTF-8 text")
     for part, text in (("path", environ.get("PATH_INFO", "")), ("query", environ.get("QUERY_STRING", ""))):
         if text.isascii() and (part == "path" or "%" not in text):
             continue
