@@ -96,19 +96,26 @@ class Handler(WSGIHandler):
     """One connection: gevent's handler with the deadlines and limits of the module docstring."""
 
     served = 0  # requests answered on this connection
+    deadline = None  # the header timeout, one timer per connection
 
     def handle_one_request(self):
         server = self.server
         if self.rfile.closed:
             return None
+        if self.deadline is None:
+            self.deadline = gevent.Timeout(server.header_timeout, _SlowHead)
         try:
             if self.served:  # kept alive: wait for the next request, but not forever
                 self.socket.settimeout(server.keepalive_timeout)
                 if not self.rfile.peek(1):
                     return None
-            self.socket.settimeout(server.header_timeout)
-            with gevent.Timeout(server.header_timeout, _SlowHead):
+            else:
+                self.socket.settimeout(server.header_timeout)
+            self.deadline.start()
+            try:
                 head = self._read_head()
+            finally:
+                self.deadline.cancel()
         except (OSError, _SlowHead):  # gone, reset, or too slow: there is nobody to answer
             return None
         if head is None:
