@@ -39,23 +39,21 @@ def _poll(port, ready, stop, results):
     results.put(health.samples)
 
 
-class Health:
-    """/api/health polled from a child process for as long as the ``with`` block runs."""
+class Health(HealthPoller):
+    """A HealthPoller whose polling runs in a child process."""
 
     def __init__(self, port):
+        super().__init__(port)
         context = multiprocessing.get_context("spawn")
-        self.ready, self.stop, self.results = context.Event(), context.Event(), context.Queue()
-        self.process = context.Process(target=_poll, args=(port, self.ready, self.stop, self.results))
+        self._ready, self._stop, self._results = context.Event(), context.Event(), context.Queue()
+        self._process = context.Process(target=_poll, args=(port, self._ready, self._stop, self._results))
 
-    def __enter__(self):
-        self.process.start()
-        self.ready.wait(60)
-        return self
+    def _begin(self):
+        self._process.start()
 
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.samples = self.results.get(timeout=60)
-        self.process.join(60)
+    def _end(self):
+        self.samples = self._results.get(timeout=60)
+        self._process.join(60)
 
 
 def in_parallel(n, attack):
@@ -155,7 +153,7 @@ def main():
         for name, attack in attacks:
             with Health(port) as health:
                 got = attack()
-            statuses = {status for status, _ in health.samples}
+            statuses = health.statuses
             print(f"{name}: health {summary([ms for _, ms in health.samples])}"
                   f"{'' if statuses == {200} else f' ANSWERED {statuses}'}; the attack got {got}")
         print(f"server resident memory: {before // 1024} MiB before, {resident_kib(pid) // 1024} MiB after")

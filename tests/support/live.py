@@ -173,12 +173,18 @@ class HealthPoller:
 
     def __enter__(self):
         """Starts polling, and returns once the first answer came (connected before what follows)."""
-        self._thread.start()
+        self._begin()
         self._ready.wait(30)
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
+        self._end()
+
+    def _begin(self):
+        self._thread.start()
+
+    def _end(self):
         self._thread.join(30)
 
     def _run(self):

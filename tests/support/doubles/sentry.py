@@ -17,11 +17,9 @@ import gzip
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler
-
 import pytest
 
-from .loopback import LoopbackDouble
+from .loopback import Handler, LoopbackDouble
 
 ENVELOPE_PATH = re.compile(r"^/api/(?P<project>\d+)/envelope/?$")
 
@@ -82,22 +80,11 @@ def parse_envelope(body):
     return items
 
 
-class _Handler(BaseHTTPRequestHandler):
-    double = None
-
+class _Handler(Handler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        status, answer = self.double.handle(self.path, self.headers.get("X-Sentry-Auth"),
-                                            self.headers.get("Content-Encoding"), body)
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self.answer_json(*self.double.handle(self.path, self.headers.get("X-Sentry-Auth"),
+                                             self.headers.get("Content-Encoding"), body))
 
 
 @pytest.fixture
