@@ -9,7 +9,8 @@ What a connection may do (the timeouts come from the configuration):
 - Stay idle between requests for at most ``keepalive_timeout`` seconds, then it is closed.
 - Stall its body for at most ``body_timeout`` seconds: a read of the body that waits that long for
   a byte fails, the route answers 408 ``request_timeout`` and the connection is closed. (A body
-  that keeps arriving, however slowly, is bounded by the route's byte limits instead.)
+  that keeps arriving, however slowly, is bounded by the route's byte limits instead.) The same
+  timeout ends a response the client stops reading for that long.
 - Keep its request line within ``MAX_REQUEST_LINE`` bytes (else 414 ``uri_too_long``) and its
   header section within ``MAX_HEADERS`` lines of at most ``MAX_HEADER_LINE`` bytes and
   ``MAX_HEADER_BYTES`` in all (else 431 ``headers_too_large``); a head gevent cannot parse is a 400.
