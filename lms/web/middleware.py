@@ -7,7 +7,8 @@ header an answer carries and an access-log line like any request:
   fails decoding them, and no id, slug, parameter or header value we read is anything but
   UTF-8 text). Cookies are the exception: another application on the same domain may set
   cookies of any bytes, and refusing every request of their browser for it would lock the
-  user out; Bottle reads cookies without failing, and ours are ASCII;
+  user out; Bottle reads cookies without failing, and ours are ASCII. So is X-XSRF-TOKEN,
+  which the guard compares as bytes (a wrong one is its 403 ``csrf_failed``);
 - what the server refused while reading the request line and headers (``lms.web.server`` puts
   the error in ``environ["lms.refused"]``): 414 ``uri_too_long``, 431 ``headers_too_large``,
   400 ``bad_request``.
@@ -114,10 +115,13 @@ class Middleware:
         }})
 
 
+READ_AS_BYTES = ("HTTP_COOKIE", "HTTP_X_XSRF_TOKEN")  # headers no decoding of ours fails on
+
+
 def _undecodable(environ):
     """The 400 for a path, query string or header that is not UTF-8 (once percent-decoded), or None."""
     for key, value in environ.items():
-        if key.startswith("HTTP_") and key != "HTTP_COOKIE" and isinstance(value, str) and not value.isascii():
+        if key.startswith("HTTP_") and key not in READ_AS_BYTES and isinstance(value, str) and not value.isascii():
             try:
                 value.encode("latin-1").decode("utf-8")
             except UnicodeError:
