@@ -40,7 +40,8 @@ def serve(runtime, args):
     settings = runtime.settings
     stops = [runtime.worker.stop] if runtime.worker else []
     server.serve(create_app(runtime), settings.host, settings.port, on_stopping=[runtime.events.close],
-                 on_stop=stops)
+                 on_stop=stops, header_timeout=settings.header_timeout, body_timeout=settings.body_timeout,
+                 keepalive_timeout=settings.keepalive_timeout, max_connections=settings.max_connections)
 
 
 def worker(runtime, args):

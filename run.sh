@@ -23,16 +23,20 @@ debian_packages() {
   fi
 }
 
+# The tests also need the optional extras (Sentry reporting is tested against a local double).
 python_env() {
   local python=${PYTHON:-python3}
   [ -x .venv/bin/python ] || "$python" -m venv .venv
-  local want have
-  want=$(sha256sum requirements.txt | cut -d' ' -f1)
-  have=$(cat .venv/.requirements.sha256 2>/dev/null || true)
-  if [ "$want" != "$have" ]; then
-    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
-    echo "$want" > .venv/.requirements.sha256
-  fi
+  local files=(requirements.txt) file stamp want
+  [ "${1:-}" = test ] && files+=(requirements-sentry.txt)
+  for file in "${files[@]}"; do
+    stamp=.venv/.${file%.txt}.sha256
+    want=$(sha256sum "$file" | cut -d' ' -f1)
+    if [ "$want" != "$(cat "$stamp" 2>/dev/null || true)" ]; then
+      .venv/bin/python -m pip install -q --disable-pip-version-check -r "$file"
+      echo "$want" > "$stamp"
+    fi
+  done
 }
 
 # npm packages for the tests: the typed-client check compiles a TypeScript client generated from
@@ -54,7 +58,7 @@ node_packages() {
 verb=${1:-serve}
 [ $# -gt 0 ] && shift
 debian_packages "$verb"
-python_env
+python_env "$verb"
 [ "$verb" = test ] && node_packages
 case "$verb" in
   test) exec .venv/bin/python -m pytest "$@" ;;

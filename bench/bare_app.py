@@ -22,4 +22,4 @@ def answer(path):
     return body
 
 
-Server(("127.0.0.1", int(sys.argv[1])), app, log=None).serve_forever()
+Server(("127.0.0.1", int(sys.argv[1])), app).serve_forever()

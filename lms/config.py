@@ -35,6 +35,11 @@ VARIABLES = {
     "LMS_EMAIL_VERIFICATION": ("email_verification", "optional"),
     "LMS_TRUST_PROXY": ("trust_proxy", "0"),
     "LMS_MAX_BODY_BYTES": ("max_body_bytes", str(1024 * 1024)),
+    "LMS_HEADER_TIMEOUT": ("header_timeout", "10"),
+    "LMS_BODY_TIMEOUT": ("body_timeout", "30"),
+    "LMS_KEEPALIVE_TIMEOUT": ("keepalive_timeout", "75"),
+    "LMS_MAX_CONNECTIONS": ("max_connections", "1000"),
+    "LMS_CACHE_BYTES": ("cache_bytes", str(32 * 1024 * 1024)),
     "LMS_BCRYPT_ROUNDS": ("bcrypt_rounds", "12"),
     "LMS_WORKER": ("worker", "1"),
     "LMS_WORKER_CONCURRENCY": ("worker_concurrency", "2"),
@@ -83,6 +88,11 @@ class Settings:
     email_verification: str = "optional"
     trust_proxy: bool = False
     max_body_bytes: int = 1024 * 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keepalive_timeout: float = 75.0
+    max_connections: int = 1000
+    cache_bytes: int = 32 * 1024 * 1024
     bcrypt_rounds: int = 12
     worker: bool = True
     worker_concurrency: int = 2
@@ -282,6 +292,11 @@ _PARSERS = {
     "email_verification": _choice("off", "optional", "required"),
     "trust_proxy": _bool,
     "max_body_bytes": _number(int, 1024, 1024 ** 3),
+    "header_timeout": _number(float, 0.1, 3600),
+    "body_timeout": _number(float, 0.1, 3600),
+    "keepalive_timeout": _number(float, 0.1, 3600),
+    "max_connections": _number(int, 1, 1_000_000),
+    "cache_bytes": _number(int, 0, 1024 ** 4),
     "bcrypt_rounds": _number(int, 4, 31),
     "worker": _bool,
     "worker_concurrency": _number(int, 1, 32),

@@ -12,6 +12,7 @@ gets a bare 500 (or 503 when the database is unreachable), never a traceback.
     ├── Forbidden             403 forbidden
     ├── NotFound              404 not_found
     ├── MethodNotAllowed      405 method_not_allowed
+    ├── RequestTimeout        408 request_timeout (a request body stopped arriving)
     ├── Conflict              409 conflict
     ├── PayloadTooLarge       413 payload_too_large
     ├── UnsupportedMediaType  415 unsupported_media_type
@@ -79,6 +80,10 @@ class NotFound(LMSError):
 
 class MethodNotAllowed(LMSError):
     status, code = 405, "method_not_allowed"
+
+
+class RequestTimeout(LMSError):
+    status, code = 408, "request_timeout"
 
 
 class Conflict(LMSError):

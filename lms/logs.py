@@ -6,9 +6,9 @@ Decisions:
   be joined with its access line and with the ``X-Request-Id`` a user reports, without every
   ``log.error`` call having to pass them. Outside a request (the worker, start-up) there is none.
 - ``SENTRY_DSN`` turns on ``sentry-sdk`` if it is installed; it is deliberately not a
-  requirement. Errors reach Sentry through its logging integration (every ``log.exception`` /
-  ``log.error``, which is how ``lms.web`` reports an unexpected failure), tagged with the
-  request id. ``scrub`` runs on every event before it leaves: the user is reduced to their id;
+  requirement (``requirements-sentry.txt`` pins it). Errors reach Sentry through its logging
+  integration (every ``log.exception`` / ``log.error``, which is how ``lms.web`` reports an
+  unexpected failure), once each, tagged with the request id. ``scrub`` runs on every event before it leaves: the user is reduced to their id;
   request bodies, cookies, the client address and the local variables of stack frames are
   dropped (a raw body holds the password of a login; the SDK is also told not to collect
   them); and values under names such as token, password, secret, cookie or signature are
@@ -84,9 +84,15 @@ def report_errors(settings):
                     "(pip install sentry-sdk to report them)")
         return False
     from . import __version__
+    # Only the integrations that are always on (logging, uncaught exceptions, de-duplication,
+    # breadcrumbs of outgoing HTTP calls), none that is switched on because a library is
+    # installed: the pymongo one would send queries (e-mail addresses among them), and our
+    # plugin catches every error a web framework integration could report, so it would add
+    # nothing but a second copy of the request.
     sentry_sdk.init(dsn=settings.sentry_dsn, environment=settings.env, release=f"lms@{__version__}",
-                    send_default_pii=False, max_request_body_size="never", include_local_variables=False,
-                    before_send=scrub, before_breadcrumb=lambda crumb, hint: _clean(crumb))
+                    auto_enabling_integrations=False, send_default_pii=False, max_request_body_size="never",
+                    include_local_variables=False, before_send=scrub,
+                    before_breadcrumb=lambda crumb, hint: _clean(crumb))
     return True
 
 

@@ -39,7 +39,7 @@ class Runtime:
         self.db = db
         self.embedded = embedded
         self.worker = None
-        self.cache = ResponseCache()
+        self.cache = ResponseCache(max_bytes=settings.cache_bytes)
         self.events = EventHub(db)
         self.urls = Urls(ROUTES, settings.public_url, settings.frontend_url)
         self.storage = open_storage(settings, lambda key: self.urls.url_for("submissions_serve_file", key=key))

@@ -11,4 +11,5 @@ pytest_plugins = [
     "support.doubles.cloudinary",  # cloudinary_double
     "support.doubles.razorpay",  # razorpay_double
     "support.doubles.smtp",  # smtp_server
+    "support.doubles.sentry",  # sentry_double
 ]

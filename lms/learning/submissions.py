@@ -84,11 +84,17 @@ def accept_file(index, filename, stream):
     return Upload(name, data, *kind)
 
 
+def may_submit(db, user_id, course_id):
+    """Raise unless ``user_id`` may submit work for ``course_id``: 404 for an unknown course,
+    403 ``not_enrolled`` without an active enrollment. Uploads check it before their files."""
+    courses.get(db, course_id)
+    enrollments.require_active(db, user_id, course_id)
+
+
 def submit(db, store, user_id, course_id, submission_url, uploads, actor):
     """Store ``uploads`` (from ``accept_file``) in ``store`` and record a pending submission;
     returns it. A storage failure deletes what was stored and re-raises: nothing is saved."""
-    courses.get(db, course_id)
-    enrollments.require_active(db, user_id, course_id)
+    may_submit(db, user_id, course_id)
     if not submission_url and not uploads:
         raise ValidationError({"submissionUrl": "give a submission URL or at least one file"})
     submission_id, stored = new_id(), []

@@ -30,7 +30,7 @@ from ..payments import CHECKOUT_ORDER, PAYMENT, PAYMENT_DETAIL
 from ..reports.analytics import ANALYTICS
 from ..reports.lists import ENROLLMENT_ROW, STUDENT_ROW
 from ..reports.payments import ORDER, PAYMENT_ROW, REJECTED
-from ..schema import Anything, Boolean, Integer, ListOf, OneOf, Page, Replies, Reply, Text
+from ..schema import Anything, Boolean, Integer, ListOf, OneOf, Page, Query, Replies, Reply, Text
 from . import accounts, admin, catalog, certificates, events, files, learning, payments, profile, submissions, system
 
 
@@ -46,7 +46,7 @@ class Route:
     errors: tuple = ()  # "404 not_found", ...: what the handler may answer besides the usual
     upload: object = None  # lms.schema.Form for multipart bodies
     redirects: bool = False  # may answer 303 See Other
-    query: object = None  # lms.schema.Obj for query strings
+    query: object = None  # lms.schema.Query: the parameters (none declared: none allowed)
     csrf: bool = True  # cookie-authenticated unsafe requests must carry X-XSRF-TOKEN
     cache: str = None  # public GET: answers cached for a few seconds under this namespace (lms.cache)
     invalidates: tuple = ()  # a successful call drops these cache namespaces
@@ -60,6 +60,12 @@ class Route:
     def __post_init__(self):
         if self.body is not None and self.method in ("PUT", "PATCH"):  # POST bodies ignore unknown fields
             object.__setattr__(self, "body", self.body.edit())
+        query = self.query if self.query is not None else Query()
+        if "text/html" in self.media:
+            # Pages are opened from shared links, to which sites append their own parameters
+            # (fbclid, utm_*, trk): a page ignores what it does not know, an API route refuses it.
+            query = query.lenient()
+        object.__setattr__(self, "query", query)
         if self.name is None:
             area = self.handler.__module__.rsplit(".", 1)[-1]
             object.__setattr__(self, "name", f"{area}_{self.handler.__name__}")
@@ -79,8 +85,10 @@ def signed_in(status=200):
 
 REVIEWED = Reply(submission=SUBMISSION, certificateCreated=Boolean(), certId=Text(optional=True))
 ROUTES = [
-    R("GET", "/api/health", system.health, "anyone", "Service and dependency status",
-      reply=Reply(db=Anything(), worker=Anything(), queues=Anything(optional=True))),
+    R("GET", "/api/health", system.health, "anyone",
+      "Service and dependency status; staff also see the queues, host, process and versions",
+      reply=Reply(db=Anything(), worker=Anything(), queues=Anything(optional=True), host=Text(optional=True),
+                  pid=Integer(optional=True), versions=Anything(optional=True))),
     R("GET", "/api/openapi.json", system.openapi, "anyone", "This API description (OpenAPI 3.1)",
       schema={"type": "object", "required": ["openapi", "info", "paths"]}),
 
@@ -250,7 +258,8 @@ ROUTES = [
       "PDF, hash, and a LinkedIn Add-to-Profile link for an active certificate",
       cache="certificates", limit=("certificate-ip",), reply=Reply.flat(SHARED_CERTIFICATE), errors=NOT_FOUND),
     R("GET", "/verify", certificates.verify_form, "anyone", "HTML: the verification form (?certId= redirects "
-      "to its page)", tags=("certificates",), media=("text/html",), redirects=True, errors=NOT_FOUND),
+      "to its page)", tags=("certificates",), media=("text/html",), redirects=True, query=certificates.FORM_QUERY,
+      errors=NOT_FOUND),
     R("GET", "/verify/<certId>", certificates.verify_page, "anyone",
       "HTML: a certificate's verification page with its status and a preview of the PDF",
       tags=("certificates",), media=("text/html",), cache="certificates", limit=("certificate-ip",),
@@ -285,7 +294,7 @@ ROUTES = [
       csrf=False, limit=("verify-pdf-ip",), name="credentials_verify_pdf",
       reply=Reply(match=Boolean(), certificate=SHARED_CERTIFICATE(optional=True)),
       errors=("400 invalid_multipart", "400 validation_error", "400 empty_file", "400 not_a_pdf",
-              "413 payload_too_large", "415 unsupported_media_type")),
+              "400 too_many_files", "413 payload_too_large", "415 unsupported_media_type")),
 
     # admin
     R("GET", "/api/admin/students", admin.list_students, "staff",

@@ -34,6 +34,7 @@ ADMIN_QUERY = Query(status=Str(choices=records.STATUSES, required=False), userId
                     courseId=Id(required=False), **PAGE)
 REVOKE = Obj(reason=Str(min=1, max=500, description="Shown on the public verification page"))
 REISSUE = Obj(restore=Bool(default=False, description="Also reinstate a revoked certificate (admin only)"))
+FORM_QUERY = Query(certId=Str(max=100, required=False, description="The id to look up: redirects to its page"))
 CREDENTIAL_QUERY = Query(format=Str(choices=("json", "jwt"), required=False,
                                     description="jwt: the compact VC-JWT alone, as with Accept: application/vc+jwt"))
 JWKS = {"type": "object", "required": ["keys"], "properties": {"keys": {"type": "array", "items": {
@@ -135,8 +136,6 @@ def verify_pdf(db, settings, urls):
 
 
 def _one_pdf(index, filename, stream):
-    if index:
-        raise ValidationError({"file": "give one file at a time"})
     return stream.read(MAX_UPLOAD_BYTES + 1)
 
 

@@ -2,12 +2,17 @@
 
 ``POST /api/submissions`` takes two kinds of body: JSON (through ``read_json``, with the usual
 ``LMS_MAX_BODY_BYTES`` cap) or ``multipart/form-data`` through the one multipart reader, with
-``UPLOADS``: at most ``submissions.MAX_UPLOAD_BYTES`` (51 MiB) in all, each file checked by
-``submissions.accept_file`` as it arrives. Anything else is 415. The declared ``body`` schema
-documents the JSON form in OpenAPI and validates both forms.
+``UPLOADS``: at most ``submissions.MAX_UPLOAD_BYTES`` (51 MiB) in all, ``MAX_FILES`` files of
+``MAX_FILE_BYTES`` each, each file checked by ``submissions.accept_file`` as it arrives. Anything
+else is 415. The declared ``body`` schema documents the JSON form in OpenAPI and validates both.
+
+In a multipart body ``courseId`` must come before the first file: the course and the learner's
+enrollment are checked then, before a byte of any file is stored (a file before it is a 400
+naming ``courseId``).
 """
 import bottle
 
+from ..errors import ValidationError
 from ..learning import submissions
 from ..schema import PAGE, Form, Id, Obj, Query, Str, Url
 from ..web.bodies import UploadLimits, media_type, read_json, read_multipart
@@ -19,21 +24,30 @@ VERIFY = Obj(submissionId=Id(), decision=Str(choices=submissions.DECISIONS),
 MINE = Query(courseId=Id(required=False), **PAGE)
 REVIEW_QUEUE = Query(status=Str(choices=submissions.STATUSES, required=False), courseId=Id(required=False),
                      userId=Id(required=False), sort=Str(choices=submissions.SORTS, default="newest"), **PAGE)
-UPLOADS = UploadLimits(total_bytes=submissions.MAX_UPLOAD_BYTES)
+UPLOADS = UploadLimits(total_bytes=submissions.MAX_UPLOAD_BYTES, max_files=submissions.MAX_FILES,
+                       file_bytes=submissions.MAX_FILE_BYTES)
 FORM = Form(SUBMIT, files="files", max_files=submissions.MAX_FILES)
+BEFORE_FILES = Obj(courseId=Id())
 
 
 def submit(db, settings, storage, user, actor):
     request = bottle.request
     if media_type(request) == "multipart/form-data":
         fields, uploads = read_multipart(request, UPLOADS, files_field="files", fields=SUBMIT.fields,
-                                         accept=submissions.accept_file)
+                                         accept=submissions.accept_file,
+                                         before_files=lambda early: _may_upload(db, user, early))
         fields = SUBMIT.validate(fields)
     else:  # JSON, or the 415 / 400 that read_json answers for anything else
         fields, uploads = SUBMIT.validate(read_json(request, settings.max_body_bytes)), []
     submission = submissions.submit(db, storage, user["id"], fields["courseId"], fields.get("submissionUrl"),
                                     uploads, actor)
     return {"_status": 201, "submission": submissions.public(submission)}
+
+
+def _may_upload(db, user, early):
+    if "courseId" not in early:
+        raise ValidationError({"courseId": "must come before the files in the form"})
+    submissions.may_submit(db, user["id"], BEFORE_FILES.validate(early)["courseId"])
 
 
 def my_submissions(db, user, query):

@@ -1,28 +1,59 @@
-"""Health and the API description."""
+"""Health and the API description.
+
+``/api/health`` is public (load balancers and uptime checks call it without a session), so what
+anyone sees is only whether the service works: ``db`` (reachable, its latency) and ``worker``
+(whether this process runs one, whether any worker's heartbeat is fresh). The rest is for staff,
+signed in: the worker's id and heartbeat, the queues' depths and ages, the host name, process
+id and the versions of the service, Python and the libraries it runs on, and the database
+server's version. Those help an operator and an attacker alike.
+"""
+import os
+import platform
+import socket
+
+import bottle
+import gevent
 import pymongo
 from pymongo.errors import PyMongoError
 
+from .. import __version__
 from ..db import ping_ms
-from ..worker import monitoring, runner
+from ..web.guard import ALLOWED
 from ..web.plugin import respond
+from ..worker import monitoring, runner
 
 CHECK_SECONDS = 2.0  # a health check that hangs is worse than one that says 503
 
 
-def health(runtime):
-    """Database latency, the newest worker heartbeat (any process) and its age, and the work
-    queues' depth and oldest age; 503 only when the database does not answer."""
+def health(runtime, user):
+    """Database latency and whether a worker is alive for anyone; for staff also the worker's
+    details, the work queues' depth and oldest age, and where and what is running. 503 only
+    when the database does not answer."""
+    staff = bool(user and user["role"] in ALLOWED["staff"])
     worker = runtime.worker.status() if runtime.worker else {"running": False}
     try:
         latency = ping_ms(runtime.db, CHECK_SECONDS)
         with pymongo.timeout(CHECK_SECONDS):
-            worker["heartbeat"] = runner.heartbeats(runtime.db)
-            queues = monitoring.queues(runtime.db)
+            heartbeat = runner.heartbeats(runtime.db)
+            details = _details(runtime) if staff else {}
     except PyMongoError:
         return respond(503, {"ok": False, "error": {"code": "database_unavailable",
                                                     "message": "The database does not answer"},
-                             "db": {"ok": False}, "worker": worker})
-    return {"db": {"ok": True, "latencyMs": latency}, "worker": worker, "queues": queues}
+                             "db": {"ok": False}, "worker": _worker(worker, None, staff)})
+    return {"db": {"ok": True, "latencyMs": latency}, "worker": _worker(worker, heartbeat, staff), **details}
+
+
+def _worker(status, heartbeat, staff):
+    if staff:
+        return {**status, "heartbeat": heartbeat}
+    return {"running": status["running"], "alive": bool(heartbeat and heartbeat["alive"])}
+
+
+def _details(runtime):
+    return {"queues": monitoring.queues(runtime.db), "host": socket.gethostname(), "pid": os.getpid(),
+            "versions": {"lms": __version__, "python": platform.python_version(), "bottle": bottle.__version__,
+                         "gevent": gevent.__version__, "pymongo": pymongo.__version__,
+                         "database": runtime.db.client.server_info().get("version")}}
 
 
 def openapi(runtime):

@@ -4,7 +4,8 @@
     SIGNUP.validate({"email": {"$ne": None}})   # -> ValidationError, per-field messages
 
 Strings are never anything but strings (an operator object such as ``{"$ne": null}`` is
-rejected before it can reach a query), numbers are bounded, lengths are bounded, unknown body
+rejected before it can reach a query) and always text (no lone surrogates), numbers are
+bounded, lengths are bounded, unknown body
 fields are ignored (DESIGN §5) and unknown query parameters are an error, so a typo in a filter
 is not silently a different question.
 """
@@ -55,6 +56,8 @@ class Str(Field):
     def clean(self, value, query=False):
         if not isinstance(value, str):
             raise Invalid("must be a string")
+        if not value.isascii() and not _encodable(value):
+            raise Invalid("must be text (half of a surrogate pair is not)")
         if self.strip:
             value = value.strip()
         if self.lower:
@@ -81,6 +84,16 @@ class Str(Field):
         if self.pattern:
             out["pattern"] = f"^(?:{self.pattern})$"
         return out
+
+
+def _encodable(text):
+    """Whether ``text`` can be stored: JSON's ``\\ud800`` escapes decode to lone surrogates,
+    which are no characters and which no UTF-8 encoder (BSON's included) accepts."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Id(Str):
@@ -248,6 +261,10 @@ class Obj(Field):
 
     def extend(self, **more):
         return Obj({**self.fields, **more}, strict=self.strict)
+
+    def lenient(self):
+        """This shape with unknown keys ignored."""
+        return Obj(self.fields, description=self.description)
 
     def edit(self):
         """This shape with unknown fields refused: the body of a PUT or PATCH, where a field the

@@ -6,6 +6,13 @@ the caller is staff, and dropped at once when a write in this process touches th
 (the route table says which routes fill and which clear which namespace). Another replica's
 write reaches this one's readers within ``TTL``: that is the stated bound on staleness, for a
 revoked certificate as for an edited course.
+
+What a visitor cannot do is fill it: the key holds the route's declared parameters as the
+route understood them (validated, defaults filled in, in a fixed order), never the raw query
+string, so ``?page=1``, ``?page=01&`` and no query at all are one entry, and parameters a route
+ignores are not part of it. The whole cache holds at most ``LMS_CACHE_BYTES`` of answers
+(counted as the length of their bodies): past that the oldest go first, an answer larger than an
+eighth of it is not kept, and expired answers are dropped as new ones come in.
 """
 import hashlib
 import time
@@ -14,34 +21,51 @@ import bottle
 
 TTL = 5.0
 CACHED_HEADERS = ("Content-Type", "Content-Security-Policy")
+MAX_BYTES = 32 * 1024 * 1024
+ENTRY_OVERHEAD = 512  # bytes an entry costs beyond its body: key, headers, bookkeeping
 
 
 class ResponseCache:
-    def __init__(self, ttl=TTL, size=2000):
-        self.ttl, self.size = ttl, size
-        self.entries = {}  # key -> (expires, namespace, status, headers, body)
+    def __init__(self, ttl=TTL, max_bytes=MAX_BYTES):
+        self.ttl, self.max_bytes = ttl, max_bytes
+        self.entries = {}  # key -> (expires, namespace, status, headers, body, cost); oldest first
+        self.bytes = 0
 
     def get(self, key):
         entry = self.entries.get(key)
         if entry and entry[0] > time.monotonic():
-            return entry[2:]
-        self.entries.pop(key, None)
+            return entry[2:5]
+        if entry:
+            self._drop(key)
         return None
 
     def put(self, namespace, key, status, headers, body):
-        if len(self.entries) >= self.size:  # drop the oldest: dicts keep insertion order
-            self.entries.pop(next(iter(self.entries)))
-        self.entries[key] = (time.monotonic() + self.ttl, namespace, status, headers, body)
+        cost = len(body) + ENTRY_OVERHEAD
+        if cost > self.max_bytes // 8:
+            return
+        if key in self.entries:  # re-inserted, so that the order stays the order of expiry
+            self._drop(key)
+        at = time.monotonic()
+        while self.entries and (self.bytes + cost > self.max_bytes or next(iter(self.entries.values()))[0] <= at):
+            self._drop(next(iter(self.entries)))
+        self.entries[key] = (at + self.ttl, namespace, status, headers, body, cost)
+        self.bytes += cost
 
     def clear(self, namespaces):
         for key in [k for k, e in self.entries.items() if e[1] in namespaces]:
-            del self.entries[key]
+            self._drop(key)
+
+    def _drop(self, key):
+        self.bytes -= self.entries.pop(key)[5]
 
 
 def key(user):
-    """The cache key of the current request: what it asks, and whether staff ask it."""
+    """The cache key of the current request: the route, what its declared parameters mean (as
+    the plugin validated them), and whether staff ask."""
     request = bottle.request
-    return request.path, request.query_string, bool(user and user["role"] in ("instructor", "admin"))
+    query = request.environ.get("lms.query") or {}
+    return (request.path, tuple(sorted(query.items())),
+            bool(user and user["role"] in ("instructor", "admin")))
 
 
 def serve_hit(cache, user):

@@ -1,11 +1,27 @@
-"""What wraps the whole WSGI app, outside Bottle: request ids, security headers, CORS and the
-access log (one JSON line per request)."""
+"""What wraps the whole WSGI app, outside Bottle: request ids, security headers, CORS, the
+access log (one JSON line per request), and the requests refused before Bottle sees them.
+
+Refused here, in the one error envelope on ``/api/`` (a small HTML page elsewhere), with every
+header an answer carries and an access-log line like any request:
+- a path, query string or header whose (percent-decoded) bytes are not UTF-8: 400 (Bottle
+  fails decoding them, and no id, slug, parameter or header value we read is anything but
+  UTF-8 text). Cookies are the exception: another application on the same domain may set
+  cookies of any bytes, and refusing every request of their browser for it would lock the
+  user out; Bottle reads cookies without failing, and ours are ASCII. So is X-XSRF-TOKEN,
+  which the guard compares as bytes (a wrong one is its 403 ``csrf_failed``);
+- what the server refused while reading the request line and headers (``lms.web.server`` puts
+  the error in ``environ["lms.refused"]``): 414 ``uri_too_long``, 431 ``headers_too_large``,
+  400 ``bad_request``.
+"""
+import html
+import json
 import logging
 import re
 import time
 import uuid
+from urllib.parse import unquote_to_bytes
 
-from .. import logs
+from .. import errors, logs
 
 access_log = logging.getLogger("lms.access")
 
@@ -48,6 +64,7 @@ class Middleware:
 
         if cors and environ["REQUEST_METHOD"] == "OPTIONS" and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
             return self._preflight(environ, start_response, cors, request_id, started)
+        refused = environ.get("lms.refused") or _undecodable(environ)
 
         def start(status, headers, exc_info=None):
             names = {name.lower() for name, _ in headers}
@@ -64,7 +81,7 @@ class Middleware:
             return start_response(status, headers, exc_info)
 
         try:
-            return self.app(environ, start)
+            return refusal(refused, path, start) if refused else self.app(environ, start)
         finally:
             self._log(environ, seen.get("status", "500"), started)
             logs.unbind()
@@ -96,6 +113,49 @@ class Middleware:
             "ms": round((time.perf_counter() - started) * 1000, 1),
             "userId": environ.get("lms.user_id"),
         }})
+
+
+READ_AS_BYTES = ("HTTP_COOKIE", "HTTP_X_XSRF_TOKEN")  # headers no decoding of ours fails on
+
+
+def _undecodable(environ):
+    """The 400 for a path, query string or header that is not UTF-8 (once percent-decoded), or None."""
+    for key, value in environ.items():
+        if key.startswith("HTTP_") and key not in READ_AS_BYTES and isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("latin-1").decode("utf-8")
+            except UnicodeError:
+                name = key[5:].replace("_", "-").title()
+                return errors.ValidationError({name: "is not valid UTF-8"}, message=f"The {name} header is not UTF-8 text")
+    for part, text in (("path", environ.get("PATH_INFO", "")), ("query", environ.get("QUERY_STRING", ""))):
+        if text.isascii() and (part == "path" or "%" not in text):
+            continue
+        # The server hands both over as latin-1 text of the bytes received (the path already
+        # percent-decoded), which is how they are turned back into those bytes.
+        raw = text.encode("latin-1", "replace")
+        try:
+            (unquote_to_bytes(raw) if part == "query" else raw).decode("utf-8")
+        except UnicodeDecodeError:
+            return errors.ValidationError({part: "is not valid UTF-8 once percent-decoded"},
+                                          message=f"The {part} of the URL is not UTF-8 text")
+    return None
+
+
+def refusal(error, path, start):
+    """Answer ``error`` (an LMSError) without the app: JSON on /api/, a small page elsewhere."""
+    if is_api(path):
+        body, content_type = json.dumps(error.body(), separators=(",", ":")), "application/json"
+    else:
+        body, content_type = (f"<!doctype html><meta charset=utf-8><title>{error.status}</title>"
+                              f"<p>{html.escape(error.message)}</p>"), "text/html; charset=utf-8"
+    data = body.encode()
+    start(f"{error.status} {_REASONS.get(error.status, 'Error')}",
+          [("Content-Type", content_type), ("Content-Length", str(len(data))), *error.headers.items()])
+    return [data]
+
+
+_REASONS = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long", 431: "Request Header Fields Too Large",
+            503: "Service Unavailable"}
 
 
 def _cors_headers(origin):

@@ -19,6 +19,7 @@ import bottle
 from pymongo.errors import PyMongoError
 
 from .. import audit, errors
+from ..schema import Query
 from . import caching, guard, ratelimit
 from .bodies import read_json
 
@@ -83,7 +84,7 @@ class Plugin:
     def apply(self, callback, route):
         config = route.config
         who, csrf = config.get("who", "anyone"), config.get("csrf", True)
-        body_schema, query_schema = config.get("body"), config.get("query")
+        body_schema, query_schema = config.get("body"), config.get("query") or Query()
         namespace, invalidates = config.get("cache"), config.get("invalidates") or ()
         limits = [(name, ratelimit.RULES[name]) for name in config.get("limit") or ()]
         html_errors = config.get("html_errors")
@@ -101,9 +102,10 @@ class Plugin:
                                 "storage": runtime.storage, "mailer": runtime.mailer,
                                 "keyring": runtime.keyring, "razorpay": runtime.razorpay,
                                 "renderer": runtime.renderer, "user": user, "actor": guard.actor(user, request)}
-                    if "query" in wants or query_schema:
-                        query = dict(request.query.decode())
-                        supplied["query"] = query_schema.validate(query, query=True) if query_schema else query
+                    # Every route declares its parameters (the route table gives those that
+                    # declare none an empty set), and the cache keys on what they mean.
+                    query = dict(request.query.decode()) if request.environ.get("QUERY_STRING") else {}
+                    supplied["query"] = request.environ["lms.query"] = query_schema.validate(query, query=True)
                     if "body" in wants:
                         data = read_json(request, settings.max_body_bytes)
                         supplied["body"] = body_schema.validate(data) if body_schema else data

@@ -1,11 +1,14 @@
 """The real service as a child process, the way ./run.sh runs it, and requests to it over
 real sockets: for races between real requests, signals, restarts and the CLI."""
+import http.client
 import http.cookies
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -122,3 +125,106 @@ def cookies_from(headers):
     for value in headers.get_all("Set-Cookie") or []:
         jar.load(value)
     return {name: morsel.value for name, morsel in jar.items()}
+
+
+def send_raw(port, method, target, headers=None, body=b"", *, length=None, timeout=30):
+    """One request over a fresh socket, written as given: (status, headers, body), or None when
+    the server closed the connection without answering. ``body`` is bytes or an iterable of
+    chunks (a generator may pause between them); it is written from another thread, so an
+    answer that comes before the whole body was sent (a refusal mid-upload) is still read.
+    ``length`` is the Content-Length announced (default: the length of a bytes body)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    chunks = [body] if isinstance(body, bytes) else body
+    length = len(body) if length is None and isinstance(body, bytes) else length
+    head = [f"{method} {target} HTTP/1.1", "Host: lms.test", "Connection: close",
+            *([f"Content-Length: {length}"] if length is not None else []),
+            *(f"{name}: {value}" for name, value in (headers or {}).items())]
+
+    def write():
+        try:
+            sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+            for chunk in chunks:
+                sock.sendall(chunk)
+        except OSError:
+            pass  # the server answered and closed before reading it all
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        response = http.client.HTTPResponse(sock)
+        try:
+            response.begin()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            return None
+        return response.status, response.headers, response.read()
+    finally:
+        sock.close()
+        writer.join(timeout)
+
+
+class HealthPoller:
+    """A thread that calls ``/api/health`` back to back on one keep-alive connection until
+    stopped, keeping each answer's status and milliseconds: to show that the service kept
+    answering (and how fast) while something else hit it."""
+
+    def __init__(self, port):
+        self.port, self.samples = port, []
+        self._stop, self._ready = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        """Starts polling, and returns once the first answer came (connected before what follows)."""
+        self._begin()
+        self._ready.wait(30)
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._end()
+
+    def _begin(self):
+        self._thread.start()
+
+    def _end(self):
+        self._thread.join(30)
+
+    def _run(self):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        while not self._stop.is_set():
+            started = time.perf_counter()
+            try:
+                connection.request("GET", "/api/health")
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except OSError as exc:
+                status = repr(exc)
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            self.samples.append((status, (time.perf_counter() - started) * 1000))
+            self._ready.set()
+        connection.close()
+
+    @property
+    def statuses(self):
+        return {status for status, _ in self.samples}
+
+    @property
+    def worst_ms(self):
+        return max(ms for _, ms in self.samples)
+
+
+def resident_kib(pid):
+    """The resident memory of process ``pid`` (VmRSS), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def chunked(data, size=2 ** 20):
+    """``data`` as a chunked transfer encoding's pieces, ``size`` bytes a chunk (for ``send_raw``
+    with ``Transfer-Encoding: chunked``: a body whose length is not announced)."""
+    for start in range(0, len(data), size):
+        piece = data[start:start + size]
+        yield b"%x\r\n%s\r\n" % (len(piece), piece)
+    yield b"0\r\n\r\n"

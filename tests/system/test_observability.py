@@ -1,6 +1,8 @@
 """What an operator sees: health numbers, error lines joined to their request, Sentry scrubbing."""
 import json
 import logging
+import os
+import socket
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
@@ -8,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pymongo
 import pytest
 
+import lms
 from lms import logs
 from lms.adapters.mail import queue as mailqueue
 from lms.adapters.mail.messages import Message
@@ -15,6 +18,8 @@ from lms.db import new_id
 from support import factories
 from support.app import app_with, browser
 from support.database import DatabaseServer
+from support.live import call
+from support.waits import wait_until
 
 
 class Lines(logging.Handler):
@@ -42,7 +47,7 @@ def log_lines():
 
 # --- /api/health ------------------------------------------------------------------------
 
-def test_health_reports_queue_depths_and_the_oldest_waiting_ages(client, db):
+def test_health_reports_queue_depths_and_the_oldest_waiting_ages(signed_in, db):
     now = datetime.now(timezone.utc)
     ago = lambda seconds: now - timedelta(seconds=seconds)
     course = new_id()
@@ -56,7 +61,7 @@ def test_health_reports_queue_depths_and_the_oldest_waiting_ages(client, db):
     db.mails.insert_one({"_id": new_id(), "to": "d@example.com", "status": "sent", "createdAt": ago(5000)})
     db.workers.insert_one({"_id": "elsewhere:1:abc", "heartbeatAt": ago(7), "pid": 1})
 
-    body = client.get("/api/health").json
+    body = signed_in("instructor").get("/api/health").json
     certificates, mails = body["queues"]["certificates"], body["queues"]["mails"]
     assert (certificates["pending"], certificates["rendering"], certificates["failed"], certificates["depth"]) == (
         2, 1, 1, 3)
@@ -68,18 +73,33 @@ def test_health_reports_queue_depths_and_the_oldest_waiting_ages(client, db):
     assert body["db"]["latencyMs"] >= 0
 
 
-def test_health_with_empty_queues_and_no_worker(client):
-    body = client.get("/api/health").json
+def test_health_with_empty_queues_and_no_worker(signed_in):
+    body = signed_in("admin").get("/api/health").json
     assert body["queues"]["certificates"] == {"pending": 0, "rendering": 0, "failed": 0, "depth": 0,
                                               "oldestPendingAgeSeconds": None}
     assert body["queues"]["mails"]["oldestQueuedAgeSeconds"] is None
     assert body["worker"] == {"running": False, "heartbeat": None}
 
 
-def test_a_stale_heartbeat_is_reported_dead_without_failing_the_check(client, db):
+def test_a_stale_heartbeat_is_reported_dead_without_failing_the_check(client, signed_in, db):
     db.workers.insert_one({"_id": "gone:1:abc", "heartbeatAt": datetime.now(timezone.utc) - timedelta(minutes=5)})
-    response = client.get("/api/health")
+    response = signed_in("admin").get("/api/health")
     assert response.status_int == 200 and response.json["worker"]["heartbeat"]["alive"] is False
+    assert client.get("/api/health").json["worker"] == {"running": False, "alive": False}
+
+
+def test_anyone_sees_whether_it_works_and_only_staff_see_where_and_what_runs(client, signed_in, db):
+    db.workers.insert_one({"_id": "web-7:4242:abc", "heartbeatAt": datetime.now(timezone.utc), "pid": 4242})
+    public = client.get("/api/health").json
+    assert set(public) == {"ok", "db", "worker"} and public["worker"] == {"running": False, "alive": True}
+    assert set(public["db"]) == {"ok", "latencyMs"}
+    assert "web-7" not in json.dumps(public) and "4242" not in json.dumps(public)
+    assert set(signed_in("student").get("/api/health").json) == {"ok", "db", "worker"}
+    staff = signed_in("instructor").get("/api/health").json
+    assert {"queues", "host", "pid", "versions"} <= set(staff)
+    assert staff["pid"] == os.getpid() and staff["host"] == socket.gethostname()
+    assert staff["versions"]["lms"] == lms.__version__ and staff["versions"]["database"]
+    assert staff["worker"]["heartbeat"]["alive"] is True
 
 
 # --- error lines carry their request id ---------------------------------------------------
@@ -196,3 +216,26 @@ def test_no_dsn_no_error_reporting(make_settings, caplog):
     with caplog.at_level(logging.WARNING, logger="lms.logs"):
         assert logs.report_errors(make_settings()) is False
     assert caplog.text == ""
+
+
+def test_an_unhandled_error_reaches_sentry_once_with_its_request_id_and_no_secret(live_server, db, sentry_double):
+    service = live_server(SENTRY_DSN=sentry_double.dsn)
+    user = factories.create_user(db)
+    db.users.update_one({"_id": user["_id"]}, {"$unset": {"createdAt": ""}})  # broken data: signing in fails
+    secrets = {"password": user["password"], "cookie": "s3ss10n-c00k1e-value", "bearer": "b34r3r-t0k3n-value",
+               "token": JWT, "xsrf": "x5rf-t0k3n-value"}
+    status, answer, headers = call(
+        "POST", service.url + "/api/auth/login", {"email": user["email"], "password": user["password"]},
+        {"Cookie": f"access_token={JWT}; refresh_token={secrets['cookie']}; XSRF-TOKEN={secrets['xsrf']}",
+         "Authorization": f"Bearer {secrets['bearer']}", "X-XSRF-TOKEN": secrets["xsrf"],
+         "X-Request-Id": "sentry-live-0001"})
+    assert (status, answer["error"]["code"]) == (500, "internal_error")
+    assert wait_until(lambda: sentry_double.events, timeout=20)
+    service.stop()  # the SDK sends whatever it still holds as the process exits
+    [event] = sentry_double.events
+    assert event["tags"]["request_id"] == headers["X-Request-Id"] == "sentry-live-0001"
+    assert event["level"] == "error" and event["exception"]["values"][-1]["type"] == "ValueError"
+    received = sentry_double.received().decode()
+    for name, secret in secrets.items():
+        assert secret not in received, name
+    assert user["email"] not in received

@@ -1,5 +1,6 @@
 """Public reads are cached briefly, revalidate with ETags, and writes here clear them at once."""
-from support.app import browser
+from lms.web.caching import ENTRY_OVERHEAD, ResponseCache
+from support.app import app_with, browser
 from support.factories import create_course
 
 
@@ -41,3 +42,44 @@ def test_errors_are_not_cached(client, db):
     client.get("/api/courses/not-yet", status=404)
     create_course(db, title="Not yet", slug="not-yet")
     assert client.get("/api/courses/not-yet").json["course"]["slug"] == "not-yet"
+
+
+# --- what a visitor cannot do: fill it ------------------------------------------------------
+
+def test_the_key_is_what_the_declared_parameters_mean_not_the_query_string(app, client, db, runtime):
+    course = create_course(db, title="Keyed")
+    first = client.get("/api/courses").json
+    db.courses.update_one({"_id": course["_id"]}, {"$set": {"title": "Changed behind the cache"}})
+    for same in ("?page=1", "?page=01", "?limit=20&page=1&sort=newest", "?sort=newest&q="):
+        assert client.get("/api/courses" + same).json == first, same
+    assert len(runtime.cache.entries) == 1
+    client.get("/api/courses?zz=1", status=400)  # junk is refused, so never kept
+    client.get(f"/api/courses/{course['slug']}?cachebuster=1", status=400)
+    assert len(runtime.cache.entries) == 1
+
+
+def test_the_cache_holds_at_most_its_bytes_and_the_newest_answers(make_settings):
+    with app_with(make_settings, LMS_CACHE_BYTES=str(64 * 1024)) as (runtime, app):
+        for n in range(12):
+            create_course(runtime.db, title=f"Course {n}", description="d" * 200)
+        client = browser(app)
+        for limit in range(1, 101):  # a hundred distinct answers, up to ~6 KB each
+            client.get(f"/api/courses?limit={limit}")
+        cache = runtime.cache
+        assert cache.bytes <= 64 * 1024 and 1 < len(cache.entries) < 100
+        assert cache.bytes == sum(entry[5] for entry in cache.entries.values())
+        newest = client.get("/api/courses?limit=100").json
+        runtime.db.courses.update_many({}, {"$set": {"title": "Changed"}})
+        assert client.get("/api/courses?limit=100").json == newest  # still kept
+        assert client.get("/api/courses?limit=1").json["items"][0]["title"] == "Changed"  # long gone
+
+
+def test_answers_over_an_eighth_of_the_cache_are_not_kept_and_expired_ones_go(make_settings):
+    with app_with(make_settings, LMS_CACHE_BYTES="8192") as (runtime, app):
+        course = create_course(runtime.db, description="d" * 2000)
+        browser(app).get(f"/api/courses/{course['slug']}")
+        assert runtime.cache.entries == {}
+    cache = ResponseCache(ttl=0.0, max_bytes=10 ** 6)
+    for n in range(100):
+        cache.put("courses", n, 200, {}, "x" * 1000)
+    assert len(cache.entries) == 1 and cache.bytes == 1000 + ENTRY_OVERHEAD

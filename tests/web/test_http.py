@@ -4,7 +4,9 @@ import logging
 
 import pytest
 
+from lms.web.bodies import MAX_JSON_DEPTH
 from support.app import app_with, browser
+from support.factories import create_course, issued_certificate
 
 SIGNUP = "/api/auth/signup"
 
@@ -39,12 +41,12 @@ def test_every_response_carries_request_id_and_security_headers(client):
 
 def test_one_json_log_line_per_request_without_the_query_string(client, caplog):
     with caplog.at_level(logging.INFO, logger="lms.access"):
-        response = client.get("/api/health?token=secret-value")
+        response = client.get("/api/courses?q=secret-value")
     records = [r for r in caplog.records if r.name == "lms.access"]
     assert len(records) == 1
     fields = records[0].fields
     assert fields["requestId"] == response.headers["X-Request-Id"]
-    assert (fields["method"], fields["path"], fields["status"]) == ("GET", "/api/health", 200)
+    assert (fields["method"], fields["path"], fields["status"]) == ("GET", "/api/courses", 200)
     assert fields["ms"] >= 0 and "userId" in fields
     assert "secret-value" not in json.dumps(fields)
 
@@ -111,3 +113,60 @@ def test_cors_only_for_configured_origins(make_settings):
         assert "Access-Control-Allow-Origin" not in other.headers
         client.options("/api/auth/login", headers={
             "Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"}, status=405)
+
+
+# --- parser limits: nesting, text, parameters ----------------------------------------------
+
+def arrays(n, leaf='"x"'):
+    """``n`` arrays, one inside the other, around ``leaf``."""
+    return "[" * n + leaf + "]" * n
+
+
+def test_json_nested_past_the_documented_depth_is_400(signed_in, db):
+    admin = signed_in("admin")
+    course = create_course(db)
+    # The body's object is the first level; the array of tags in it the second.
+    assert admin.put_json(f"/api/admin/courses/{course['_id']}", {"tags": ["ok"]}).json["course"]["tags"] == ["ok"]
+    at_limit = '{"tags": ' + arrays(MAX_JSON_DEPTH - 1) + "}"
+    response = admin.put(f"/api/admin/courses/{course['_id']}", at_limit, content_type="application/json",
+                         status=400)
+    assert response.json["error"]["code"] == "validation_error"  # read, then refused as the wrong shape
+    for depth in (MAX_JSON_DEPTH, 100_000):
+        deeper = '{"tags": ' + arrays(depth) + "}"
+        response = admin.put(f"/api/admin/courses/{course['_id']}", deeper, content_type="application/json",
+                             status=400)
+        assert response.json["error"] == {"code": "invalid_json", "message": (
+            f"The body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels")}
+    assert db.courses.find_one({"_id": course["_id"]})["tags"] == ["ok"]
+
+
+@pytest.mark.parametrize("body", [b'{"name": "\xff", "email": "a@example.com", "password": "password1"}',
+                                  '{"name": "\\ud800", "email": "a@example.com", "password": "password1"}'.encode()],
+                         ids=["bytes-not-utf8", "half-a-surrogate-pair"])
+def test_a_body_that_is_not_text_is_400(client, db, body):
+    response = client.post(SIGNUP, body, content_type="application/json", status=400)
+    assert response.json["error"]["code"] in ("invalid_json", "validation_error")
+    assert db.users.count_documents({}) == 0
+
+
+@pytest.mark.parametrize("url", ["/api/courses?q=%ff", "/api/courses/%ff%fe", "/api/courses?q=caf%C3"])
+def test_paths_and_queries_that_are_not_utf8_are_400(client, url):
+    error = client.get(url, status=400).json["error"]
+    assert error["code"] == "validation_error" and set(error["fields"]) <= {"path", "query"}
+    assert client.get("/api/courses?q=caf%C3%A9").json["ok"]  # é, percent-encoded UTF-8
+
+
+@pytest.mark.parametrize("url", ["/api/health?x=1", "/api/openapi.json?v=2", "/api/user/me?debug=1",
+                                 "/api/certificates/CERT-0000000000?nocache=1", "/api/courses/any?preview=1"])
+def test_routes_that_declare_no_parameters_take_none(signed_in, url):
+    error = signed_in("student").get(url, status=400).json["error"]
+    assert error["code"] == "validation_error" and len(error["fields"]) == 1
+    assert list(error["fields"].values()) == ["is not a known parameter"]
+
+
+def test_pages_ignore_parameters_they_do_not_know(client, db, settings):
+    cert = issued_certificate(db, settings)
+    page = client.get(f"/verify/{cert['certId']}?fbclid=IwAR0abc&utm_source=linkedin")
+    assert page.status_int == 200 and cert["certId"] in page.text
+    redirect = client.get(f"/verify?certId={cert['certId']}&utm_medium=email", status=303)
+    assert redirect.headers["Location"].endswith(f"/verify/{cert['certId']}")

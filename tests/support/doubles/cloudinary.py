@@ -16,16 +16,13 @@ download what the app stored.
     double.stop()
 """
 import hashlib
-import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
-
 import pytest
 from cloudinary.utils import api_sign_request
 
-from .loopback import LoopbackDouble
+from .loopback import Handler, LoopbackDouble
 
 API_PATH = re.compile(r"^/v1_1/(?P<cloud>[^/]+)/(?P<resource_type>image|video|raw|auto)/(?P<action>upload|destroy)$")
 FILE_PATH = re.compile(r"^/(?P<cloud>[^/]+)/raw/upload/v\d+/(?P<public_id>.+)$")
@@ -92,41 +89,24 @@ class CloudinaryDouble(LoopbackDouble):
         }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    double = None
-
+class _Handler(Handler):
     def do_POST(self):
         match = API_PATH.match(self.path)
         if not match:
-            return self._answer(404, {"error": {"message": "not found"}})
+            return self.answer_json(404, {"error": {"message": "not found"}})
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         try:
             fields = parse_multipart(self.headers.get("Content-Type", ""), body)
         except ValueError as exc:
-            return self._answer(400, {"error": {"message": str(exc)}})
-        self._answer(*self.double.handle(match["cloud"], match["resource_type"], match["action"], fields))
+            return self.answer_json(400, {"error": {"message": str(exc)}})
+        self.answer_json(*self.double.handle(match["cloud"], match["resource_type"], match["action"], fields))
 
     def do_GET(self):
         match = FILE_PATH.match(self.path)
         data = match and self.double.uploads.get(match["public_id"])
         if data is None:
-            return self._answer(404, {"error": {"message": "Resource not found"}})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _answer(self, status, payload):
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+            return self.answer_json(404, {"error": {"message": "Resource not found"}})
+        self.answer(200, data, "application/octet-stream")
 
 
 def parse_multipart(content_type, body):

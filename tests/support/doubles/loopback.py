@@ -1,7 +1,26 @@
 """What every loopback double shares: a threaded HTTP server on 127.0.0.1 that can be stopped
-and started again on the same port (a service "going down and coming back")."""
+and started again on the same port (a service "going down and coming back"), and a request
+handler that answers bytes or JSON and keeps quiet."""
+import json
 import threading
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    double = None  # the LoopbackDouble this handler serves
+
+    def answer(self, status, data, content_type):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def answer_json(self, status, payload):
+        self.answer(status, json.dumps(payload).encode(), "application/json")
+
+    def log_message(self, *args):
+        pass
 
 
 class LoopbackDouble:
