@@ -13,6 +13,7 @@ gets a bare 500 (or 503 when the database is unreachable), never a traceback.
     ├── NotFound              404 not_found
     ├── MethodNotAllowed      405 method_not_allowed
     ├── Conflict              409 conflict
+    ├── PreconditionFailed    412 precondition_failed (If-Match names another version)
     ├── PayloadTooLarge       413 payload_too_large
     ├── UnsupportedMediaType  415 unsupported_media_type
     ├── RateLimited           429 rate_limited (Retry-After)
@@ -83,6 +84,10 @@ class MethodNotAllowed(LMSError):
 
 class Conflict(LMSError):
     status, code = 409, "conflict"
+
+
+class PreconditionFailed(LMSError):
+    status, code = 412, "precondition_failed"
 
 
 class PayloadTooLarge(LMSError):
