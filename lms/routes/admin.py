@@ -1,4 +1,5 @@
-"""The staff's reports: students, enrollments, analytics, and the audit trail (admins).
+"""The staff's reports: students, enrollments, a course's roster and numbers, the site-wide
+analytics and the audit trail (admins).
 
 Lists answer JSON pages, or a streamed CSV of every matching row with ``?format=csv`` or
 ``Accept: text/csv`` (see ``lms.reports.exports``). Time filters ``from`` and ``to`` take a UTC date or
@@ -9,7 +10,7 @@ import bottle
 
 from .. import reports
 from ..learning import enrollments
-from ..reports import analytics, lists
+from ..reports import analytics, courses, lists
 from ..schema import PAGE, Id, Query, Str
 
 CSV = ("application/json", "text/csv")
@@ -23,6 +24,8 @@ STUDENTS = Query(q=Str(max=100, required=False, description="Part of the name or
 ENROLLMENTS = Query(courseId=Id(required=False), userId=Id(required=False),
                     status=Str(choices=enrollments.STATUSES, required=False),
                     sort=Str(choices=lists.ENROLLMENT_SORTS, default="newest"), **WHEN, **FORMAT, **PAGE)
+ROSTER = Query(status=Str(choices=enrollments.STATUSES, required=False),
+               sort=Str(choices=courses.SORTS, default="newest"), **FORMAT, **PAGE)
 ANALYTICS = Query(**WHEN)
 LOGS = Query(action=Str(max=100, required=False), actorId=Str(max=64, required=False),
              targetType=Str(max=64, required=False), targetId=Str(max=200, required=False),
@@ -54,7 +57,18 @@ def list_enrollments(db, query, actor):
     if _wants_csv(query):
         query.pop("page"), query.pop("limit")
         return _download("enrollments", lists.enrollments_csv(db, actor, **_range(query), **query))
-    return lists.enrollment_list(db, **_range(query), **query)
+    return lists.enrollment_list(db, actor, **_range(query), **query)
+
+
+def course_students(db, id, query, actor):
+    if _wants_csv(query):
+        query.pop("page"), query.pop("limit")
+        return _download(f"course-{id}-students", courses.roster_csv(db, actor, id, **query))
+    return courses.roster(db, actor, id, **query)
+
+
+def course_analytics(db, id, actor):
+    return courses.numbers(db, actor, id)
 
 
 def show_analytics(db, query):

@@ -9,7 +9,7 @@ import pytest
 from lms.learning.submissions import MAX_FILE_BYTES
 from support.app import post_bytes
 from support.factories import (EXE, JPEG, PDF, PNG, REPO, TEXT, complete_course, create_course, create_user, enrolled,
-                               zipped)
+                               teaching, zipped)
 from support.live import call
 from support.submissions import nothing_stored, stored_files, upload
 
@@ -190,6 +190,13 @@ def verify(client, submission_id, decision="approve", status=200, **fields):
                             {"submissionId": submission_id, "decision": decision, **fields}, status=status)
 
 
+def mentor_of(signed_in, db, course):
+    """A client signed in as an instructor who teaches ``course``."""
+    mentor = signed_in("instructor")
+    teaching(db, course, mentor)
+    return mentor
+
+
 def submitted(student, course):
     return student.post_json("/api/submissions", {"courseId": course["_id"], "submissionUrl": REPO}
                              ).json["submission"]["id"]
@@ -199,7 +206,7 @@ def submitted(student, course):
 def test_a_mentor_decides_once_with_grade_and_comments_and_it_is_audited(signed_in, db, decision, status):
     student, course = enrolled(signed_in, db)
     submission_id = submitted(student, course)
-    mentor = signed_in("instructor")
+    mentor = mentor_of(signed_in, db, course)
     reply = verify(mentor, submission_id, decision, grade="92/100", comments="Clean code.\nAdd tests.").json
     shown = reply["submission"]
     assert (shown["status"], shown["verified"], shown["grade"], shown["mentorComments"]) == (
@@ -254,7 +261,9 @@ def test_racing_mentors_produce_one_decision(live_server, db):
     _, body, _ = call("POST", server.url + "/api/submissions", {"courseId": course["_id"], "submissionUrl": REPO},
                       student_headers)
     submission_id = body["submission"]["id"]
-    mentors = [server.sign_in(create_user(db, "instructor")) for _ in range(4)]
+    instructors = [create_user(db, "instructor") for _ in range(4)]
+    teaching(db, course, *instructors)
+    mentors = [server.sign_in(instructor) for instructor in instructors]
     barrier, answers = threading.Barrier(4), []
 
     def decide(headers, decision):
@@ -273,7 +282,7 @@ def test_the_review_queue_lists_every_students_submissions_for_staff(signed_in, 
     second, _ = enrolled(signed_in, db)
     second.post_json("/api/enroll", {"courseId": course["_id"], "paymentMode": "simulated"})
     ids = [submitted(first, course), submitted(second, course)]
-    mentor = signed_in("instructor")
+    mentor = mentor_of(signed_in, db, course)
     verify(mentor, ids[0], "reject")
     queue = mentor.get("/api/admin/submissions?status=pending").json
     assert ([s["id"] for s in queue["items"]], queue["total"]) == ([ids[1]], 1)
@@ -290,7 +299,7 @@ def test_a_project_course_is_certified_upon_approval_exactly_once(signed_in, db)
     student, course = enrolled(signed_in, db, price=0, requiresProject=True)
     assert complete_course(student, course)["certificateCreated"] is False
     rejected, approved, later = submitted(student, course), submitted(student, course), submitted(student, course)
-    mentor = signed_in("instructor")
+    mentor = mentor_of(signed_in, db, course)
     assert verify(mentor, rejected, "reject").json["certificateCreated"] is False
     assert db.certificates.count_documents({}) == 0
     reply = verify(mentor, approved).json
