@@ -1,11 +1,14 @@
 """Project submissions: JSON or multipart uploads typed by their bytes, nothing half-stored,
 the student's own history, and a mentor's one decision, which may earn the certificate."""
+import email
+import email.policy
 import re
 import threading
 from urllib.parse import urlsplit
 
 import pytest
 
+from lms.adapters.mail.queue import deliver_due
 from lms.learning.submissions import MAX_FILE_BYTES
 from support.app import post_bytes
 from support.factories import (EXE, JPEG, PDF, PNG, REPO, TEXT, complete_course, create_course, create_user, enrolled,
@@ -185,9 +188,11 @@ def test_resubmitting_keeps_the_history_and_lists_show_only_ones_own(signed_in, 
 
 # --- mentor review -----------------------------------------------------------------------
 
-def verify(client, submission_id, decision="approve", status=200, **fields):
-    return client.post_json("/api/admin/verify-submission",
-                            {"submissionId": submission_id, "decision": decision, **fields}, status=status)
+def verify(client, submission_id, decision="approve", status=200, status_field=None, **fields):
+    """A review; ``status_field`` sends the decision under its current name instead of ``decision``."""
+    named = {"status": status_field} if status_field else {"decision": decision}
+    return client.post_json("/api/admin/verify-submission", {"submissionId": submission_id, **named, **fields},
+                            status=status)
 
 
 def mentor_of(signed_in, db, course):
@@ -329,3 +334,60 @@ def test_an_approval_after_a_refund_issues_no_certificate(signed_in, db):
     reply = verify(signed_in("admin"), submission_id).json
     assert reply["submission"]["status"] == "approved" and reply["certificateCreated"] is False
     assert db.certificates.count_documents({}) == 0
+
+
+# --- one name per concept, and the student is told -------------------------------------------
+
+def test_a_review_names_its_decision_status_and_the_comments_mentor_comments(signed_in, db, runtime):
+    student, course = enrolled(signed_in, db)
+    mentor = mentor_of(signed_in, db, course)
+    reply = verify(mentor, submitted(student, course), status_field="rejected", grade="C",
+                   mentorComments="Add tests.\nThen resubmit.").json["submission"]
+    assert (reply["status"], reply["mentorComments"], reply["grade"]) == ("rejected", "Add tests.\nThen resubmit.", "C")
+    [note] = student.get("/api/user/notifications").json["items"]
+    assert (note["kind"], note["title"]) == ("submission.reviewed", "Your project needs more work")
+    assert course["title"] in note["body"] and "Grade: C" in note["body"] and "Add tests." in note["body"]
+    assert deliver_due(db, runtime.mailer, "test-worker") == 1
+    [path] = runtime.mailer.messages()
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert message["To"] == student.user["email"]
+    assert message["Subject"] == f"Your project for {course['title']} needs more work"
+    text = message.get_body(("plain",)).get_content()
+    assert "Grade: C" in text and "Add tests.\nThen resubmit." in text
+
+
+@pytest.mark.parametrize("fields, status, error", [
+    ({"decision": "approve", "comments": "Old names"}, 200, None),
+    ({"status_field": "approved", "decision": "approve"}, 200, None),
+    ({"status_field": "approved", "decision": "reject"}, 400, {"decision": "disagrees with status; send status only"}),
+    ({"mentorComments": "a", "comments": "b", "status_field": "approved"}, 400,
+     {"comments": "disagrees with mentorComments; send mentorComments only"}),
+    ({}, 400, {"status": "is required"}), ({"status_field": "pending"}, 400, None)])
+def test_the_earlier_names_still_work_for_one_release_and_must_agree(signed_in, db, fields, status, error):
+    student, course = enrolled(signed_in, db)
+    submission_id = submitted(student, course)
+    body = {"submissionId": submission_id, **({"status": fields.pop("status_field")} if "status_field" in fields
+                                              else {}), **fields}
+    response = mentor_of(signed_in, db, course).post_json("/api/admin/verify-submission", body, status=status)
+    if status == 200:
+        assert response.json["submission"]["status"] == "approved"
+        assert response.json["submission"]["mentorComments"] == fields.get("comments")
+    else:
+        assert error is None or response.json["error"]["fields"] == error
+        assert db.submissions.find_one({"_id": submission_id})["status"] == "pending"
+
+
+def test_instructors_review_only_the_courses_they_teach(signed_in, db):
+    student, course = enrolled(signed_in, db)
+    submission_id = submitted(student, course)
+    outsider = signed_in("instructor")
+    assert verify(outsider, submission_id, status=403).json["error"]["code"] == "not_course_instructor"
+    assert outsider.get("/api/admin/submissions").json["total"] == 0
+    assert db.submissions.find_one({"_id": submission_id})["status"] == "pending"
+    assert student.get("/api/user/notifications").json["items"] == []
+    queue = signed_in("admin").get("/api/admin/submissions").json["items"]
+    assert queue[0]["user"] == {"id": student.user["_id"], "name": student.user["name"], "email": student.user["email"]}
+    assert (queue[0]["course"]["title"], queue[0]["reviewer"]) == (course["title"], None)
+    verify(signed_in("admin"), submission_id)
+    reviewed = signed_in("admin").get("/api/admin/submissions").json["items"][0]
+    assert reviewed["reviewer"]["id"] != student.user["_id"] and reviewed["reviewer"]["name"].startswith("Admin")
