@@ -72,9 +72,9 @@ INDEXES = {
                     IndexModel([("courseId", ASC), ("status", ASC)]),
                     IndexModel([("enrolledAt", DESC), ("_id", DESC)]),
                     IndexModel([("status", ASC), ("enrolledAt", DESC)]),
-                    IndexModel([("courseId", ASC), ("_id", ASC)])],  # a course's recount, batch by batch
+                    IndexModel([("courseId", ASC), ("userId", ASC)])],  # a course's recount, batch by batch
     "progress": [IndexModel([("userId", ASC), ("courseId", ASC), ("lessonId", ASC)], unique=True),
-                 IndexModel([("courseId", ASC), ("lessonId", ASC)])],
+                 IndexModel([("courseId", ASC), ("userId", ASC)]), IndexModel([("courseId", ASC), ("lessonId", ASC)])],
     "progressRecounts": [IndexModel([("status", ASC), ("nextAttemptAt", ASC)]),
                          IndexModel([("status", ASC), ("leaseUntil", ASC)]),
                          IndexModel([("courseId", ASC), ("status", ASC)]),

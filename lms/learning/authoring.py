@@ -232,8 +232,7 @@ def _keep_progress(db, current, removed, confirmed):
     if not removed:
         return
     learners = {row["_id"]: row["n"] for row in db.progress.aggregate([
-        {"$match": {"courseId": current["_id"], "lessonId": {"$in": removed}}},
-        {"$group": {"_id": "$lessonId", "n": {"$sum": 1}}}])}
+        {"$match": {"courseId": current["_id"]}}, {"$group": {"_id": "$lessonId", "n": {"$sum": 1}}}])}
     kept = [lesson_id for lesson_id in removed if learners.get(lesson_id) and lesson_id not in confirmed]
     if kept:
         where = {lesson["id"]: (module["id"], lesson["title"])

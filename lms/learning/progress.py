@@ -12,14 +12,15 @@ Decisions:
   ``completedAt`` (when they first had every lesson done) and their certificate stay: a course
   that grows takes nothing back.
 - The numbers stored on the enrollment (for lists, exports and analytics) are counted against a
-  course version (``courses.version``, stored as ``courseVersion``). A count is written only
-  when it is for a newer version, or for the same version with more lessons done, and a
+  course version (its ``updatedAt``; with the lessons done it makes the stored ``countKey``). A
+  count is written only when it is for a newer version, or for the same version with more
+  lessons done, and a
   request counts after its own lesson row is in and against the course as it is then. So
   whatever order a lesson completion and a course edit land in, the last count standing is the
   right one.
 - A change to a course's lessons queues one recount of the whole course (``RECOUNTS``, a job
-  kind of ``lms.worker.queue``), done by the worker in batches of ``BATCH`` enrollments, one
-  aggregation and one bulk write each, resuming after the last batch when a worker dies
+  kind of ``lms.worker.queue``), done by the worker in batches of ``BATCH`` enrollments in user
+  order, one index range read and one bulk write each, resuming after the last batch when a worker dies
   midway. Recounting is idempotent, so a job run twice, or two jobs for one course, agree. A
   change while a recount is queued and not started adds none (the queued one reads the newer
   course); a change while one runs queues another.
@@ -72,7 +73,7 @@ def certify_if_complete(db, user, course_id, actor, *, cert_prefix):
     """Recount, and create the certificate record when every requirement is met (also called
     when a project is approved). Returns (progress summary, certificate or None, created)."""
     course = courses.get(db, course_id)  # read now: an edit that landed meanwhile counts
-    summary = _summary(course, _rows(db, course, [user["_id"]]).get(user["_id"], []))
+    summary = _summary(course, _rows(db, course, user["_id"]).get(user["_id"], []))
     db.enrollments.bulk_write(_writes(course, user["_id"], summary, now()), ordered=False)
     public = PROGRESS.dump(summary)
     if summary["percentage"] < 100 or not certificates.eligible(db, user["_id"], course):
@@ -87,16 +88,22 @@ def of(db, user_id, course_id):
     course = db.courses.find_one({"_id": course_id})
     if not enrollment or not course:
         raise NotFound("You are not enrolled in this course")
-    return PROGRESS_DETAIL.dump(_summary(course, _rows(db, course, [user_id]).get(user_id, [])))
+    return PROGRESS_DETAIL.dump(_summary(course, _rows(db, course, user_id).get(user_id, [])))
 
 
-def _rows(db, course, user_ids):
-    """user id -> their progress rows of the course's current lessons, oldest first."""
-    return {row["_id"]: row["rows"] for row in db.progress.aggregate([
-        {"$match": {"courseId": course["_id"], "userId": {"$in": list(user_ids)},
-                    "lessonId": {"$in": courses.lesson_ids(course)}}},
-        {"$sort": {"completedAt": 1, "_id": 1}},
-        {"$group": {"_id": "$userId", "rows": {"$push": {"lessonId": "$lessonId", "completedAt": "$completedAt"}}}}])}
+def _rows(db, course, first, last=None):
+    """user id -> their progress rows of the course's current lessons, oldest first, for the
+    users from ``first`` to ``last`` (just ``first`` by default), in id order.
+
+    One range of the (course, user) index, filtered here: a server may answer an ``$in`` over
+    two fields by reading the whole collection (the embedded one does)."""
+    current = set(courses.lesson_ids(course))
+    found = {}
+    for row in db.progress.find({"courseId": course["_id"], "userId": {"$gte": first, "$lte": last or first}},
+                                {"userId": 1, "lessonId": 1, "completedAt": 1}).sort([("completedAt", 1), ("_id", 1)]):
+        if row["lessonId"] in current:
+            found.setdefault(row["userId"], []).append({"lessonId": row["lessonId"], "completedAt": row["completedAt"]})
+    return found
 
 
 def _summary(course, rows):
@@ -112,15 +119,20 @@ def _summary(course, rows):
             "lessons": [{**row, "moduleId": module_of[row["lessonId"]]} for row in rows]}
 
 
+def count_key(course, done):
+    """What a count is ordered by: the course version it was made against, then the lessons done.
+    One string, so that the guard is one comparison (an ``$or`` may cost a collection scan)."""
+    return f"{int(course['updatedAt'].timestamp() * 1000):015d}.{done:06d}"
+
+
 def _writes(course, user_id, summary, stamp):
     """The guarded updates that store ``summary`` on the enrollment (see the module docstring)."""
-    version, done = course["updatedAt"], summary["completedLessons"]
-    guard = {"userId": user_id, "courseId": course["_id"], "$or": [
-        {"courseVersion": None}, {"courseVersion": {"$lt": version}},
-        {"courseVersion": version, "completedLessons": {"$lt": done}}]}
+    done, key = summary["completedLessons"], count_key(course, summary["completedLessons"])
+    # $not $gte: also matches an enrollment never counted (no key yet)
+    guard = {"userId": user_id, "courseId": course["_id"], "countKey": {"$not": {"$gte": key}}}
     numbers = {"progress": summary["percentage"], "completedLessons": done, "totalLessons": summary["totalLessons"],
                "lastLessonId": summary["lastLessonId"], "lastActivityAt": summary["lastActivityAt"],
-               "courseVersion": version, "updatedAt": stamp}
+               "countKey": key, "updatedAt": stamp}
     writes = [UpdateOne(guard, {"$set": numbers})]
     if summary["percentage"] == 100:
         writes.append(UpdateOne({"userId": user_id, "courseId": course["_id"], "completedAt": None},
@@ -157,18 +169,19 @@ def recount_due(db, worker_id, *, cert_prefix, limit=10):
 
 
 def recount_course(db, job, worker_id, *, cert_prefix):
-    """Recount the course's enrollments after ``job["after"]``, a batch at a time; returns how
-    many were counted, or None when the job was taken over meanwhile."""
+    """Recount the course's enrollments of users after ``job["after"]`` (a user id), a batch at a
+    time in user order; returns how many were counted, or None when the job was taken over."""
     course = db.courses.find_one({"_id": job["courseId"]})
     after, counted = job.get("after"), job.get("counted", 0)
     while course is not None:
-        batch = list(db.enrollments.find({"courseId": course["_id"], **({"_id": {"$gt": after}} if after else {})},
-                                         {"userId": 1, "status": 1}).sort("_id", 1).limit(BATCH))
+        batch = list(db.enrollments.find(
+            {"courseId": course["_id"], **({"userId": {"$gt": after}} if after else {})},
+            {"userId": 1, "status": 1}).sort("userId", 1).limit(BATCH))
         if not batch:
             break
         if not RECOUNTS.renew(db, job, worker_id):
             return None
-        rows, stamp, complete = _rows(db, course, [e["userId"] for e in batch]), now(), []
+        rows, stamp, complete = _rows(db, course, batch[0]["userId"], batch[-1]["userId"]), now(), []
         writes = []
         for enrollment in batch:
             summary = _summary(course, rows.get(enrollment["userId"], []))
@@ -177,7 +190,7 @@ def recount_course(db, job, worker_id, *, cert_prefix):
                 complete.append(enrollment["userId"])
         db.enrollments.bulk_write(writes, ordered=False)
         _certify(db, course, complete, cert_prefix)
-        after, counted = batch[-1]["_id"], counted + len(batch)
+        after, counted = batch[-1]["userId"], counted + len(batch)
         db[RECOUNTS.collection].update_one({"_id": job["_id"], "claimedBy": worker_id},
                                            {"$set": {"after": after, "counted": counted}})
     return counted

@@ -113,9 +113,9 @@ def test_a_recount_is_idempotent_resumes_after_its_last_batch_and_is_taken_over(
     course = create_course(db, price=0, modules=OUTLINE)
     students = [learner(signed_in, course, "l1") for _ in range(3)]
     db.courses.update_one({"_id": course["_id"]}, {"$set": {"modules": GROWN, "updatedAt": now()}})
-    first = db.enrollments.find_one(sort=[("_id", 1)])
+    first = db.enrollments.find_one(sort=[("userId", 1)])
     job = progress.schedule_recount(db, course["_id"])
-    db.progressRecounts.update_one({"_id": job["_id"]}, {"$set": {"after": first["_id"], "counted": 1}})
+    db.progressRecounts.update_one({"_id": job["_id"]}, {"$set": {"after": first["userId"], "counted": 1}})
     assert recount(db) == 1
     assert db.progressRecounts.find_one({"_id": job["_id"]})["counted"] == 3
     assert [stored(db, s.user["_id"], course["_id"])[0] for s in students] == [33, 25, 25]  # the first was "done"
