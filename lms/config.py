@@ -31,6 +31,8 @@ VARIABLES = {
     "LMS_CORS_ORIGINS": ("cors_origins", ""),
     "LMS_COOKIE_SECURE": ("cookie_secure", "1"),
     "LMS_COOKIE_SAMESITE": ("cookie_samesite", "Lax"),
+    "LMS_COOKIE_DOMAIN": ("cookie_domain", ""),
+    "LMS_EMAIL_VERIFICATION": ("email_verification", "optional"),
     "LMS_TRUST_PROXY": ("trust_proxy", "0"),
     "LMS_MAX_BODY_BYTES": ("max_body_bytes", str(1024 * 1024)),
     "LMS_BCRYPT_ROUNDS": ("bcrypt_rounds", "12"),
@@ -72,6 +74,8 @@ class Settings:
     cors_origins: tuple = ()
     cookie_secure: bool = True
     cookie_samesite: str = "Lax"
+    cookie_domain: str = ""
+    email_verification: str = "optional"
     trust_proxy: bool = False
     max_body_bytes: int = 1024 * 1024
     bcrypt_rounds: int = 12
@@ -125,6 +129,8 @@ class Settings:
             values["public_url"] = f"http://localhost:{values['port']}"
         if not raw["LMS_FRONTEND_URL"]:
             values["frontend_url"] = values["public_url"]
+        if values["cookie_domain"]:
+            _within(values["cookie_domain"], values["public_url"])
         if values["cookie_samesite"] == "None" and not values["cookie_secure"]:
             raise ConfigError("LMS_COOKIE_SAMESITE=None requires LMS_COOKIE_SECURE=1 (browsers drop it otherwise)")
         _all_or_none(raw, "LMS_BOOTSTRAP_ADMIN_EMAIL", "LMS_BOOTSTRAP_ADMIN_PASSWORD")
@@ -202,6 +208,30 @@ def _origins(name, value):
     return origins
 
 
+def _registrable(name, value):
+    """A domain a cookie may be set for: a host name that is not a public suffix (``com``,
+    ``co.uk``, ``github.io``: browsers drop cookies set for those), so the cookie is shared by
+    the sibling hosts under it and no others."""
+    domain = value.strip().lower().removeprefix(".")
+    if not domain:
+        return ""
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", domain) \
+            or re.fullmatch(r"[0-9.]+", domain):
+        raise ConfigError(f"{name} must be a domain name like example.com, got {value!r}")
+    from publicsuffixlist import PublicSuffixList
+    if PublicSuffixList().privatesuffix(domain) is None:
+        raise ConfigError(f"{name} is a public suffix ({domain}): browsers refuse cookies for it; "
+                          "name your own domain, like example.com")
+    return domain
+
+
+def _within(domain, public_url):
+    host = (urlsplit(public_url).hostname or "").lower()
+    if host != domain and not host.endswith("." + domain):
+        raise ConfigError(f"LMS_COOKIE_DOMAIN={domain} does not contain LMS_PUBLIC_URL's host {host}: "
+                          "browsers would refuse the cookies")
+
+
 def _secret_key(name, value):
     if value and len(value) < 32:
         raise ConfigError(f"{name} must be at least 32 characters")
@@ -232,6 +262,8 @@ _PARSERS = {
     "cors_origins": _origins,
     "cookie_secure": _bool,
     "cookie_samesite": _choice("Lax", "Strict", "None"),
+    "cookie_domain": _registrable,
+    "email_verification": _choice("off", "optional", "required"),
     "trust_proxy": _bool,
     "max_body_bytes": _number(int, 1024, 1024 ** 3),
     "bcrypt_rounds": _number(int, 4, 31),

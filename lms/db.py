@@ -56,11 +56,14 @@ def _ttl(field, seconds=0):
 INDEXES = {
     "users": [IndexModel([("email", ASC)], unique=True),
               IndexModel([("role", ASC), ("createdAt", DESC), ("_id", DESC)])],
+    # (familyId, revokedAt): every authenticated request asks whether its family still stands
     "sessions": [IndexModel([("tokenHash", ASC)], unique=True),
-                 IndexModel([("familyId", ASC)]), IndexModel([("userId", ASC)]),
+                 IndexModel([("familyId", ASC), ("revokedAt", ASC)]), IndexModel([("userId", ASC)]),
                  _ttl("expiresAt")],
-    "passwordResets": [IndexModel([("tokenHash", ASC)], unique=True),
-                       IndexModel([("userId", ASC)]), _ttl("expiresAt")],
+    "emailTokens": [IndexModel([("tokenHash", ASC)], unique=True),
+                    IndexModel([("userId", ASC)]), _ttl("expiresAt")],
+    "errands": [IndexModel([("status", ASC), ("nextAttemptAt", ASC)]),
+                IndexModel([("status", ASC), ("leaseUntil", ASC)]), _ttl("createdAt", 86400)],
     "rateLimits": [_ttl("expiresAt")],
     "courses": [IndexModel([("slug", ASC)], unique=True),
                 IndexModel([("status", ASC), ("createdAt", DESC), ("_id", DESC)]),

@@ -17,6 +17,8 @@ others.
 from dataclasses import dataclass, field
 
 from ..accounts.notifications import NOTIFICATION
+from ..accounts.privacy import EXPORT as ACCOUNT_EXPORT
+from ..accounts.sessions import SESSION
 from ..accounts.users import USER
 from ..certificates.shapes import CERTIFICATE, CERTIFICATE_STATUS, PUBLIC_CERTIFICATE, SHARED_CERTIFICATE
 from ..learning.courses import COURSE_CARD, COURSE_DETAIL, COURSE_FACETS, COURSE_FOR_EDITING, LESSON
@@ -27,8 +29,8 @@ from ..payments import CHECKOUT_ORDER, PAYMENT
 from ..reports.analytics import ANALYTICS
 from ..reports.courses import COURSE_ANALYTICS, ROSTER_ROW
 from ..reports.lists import AUDIT_ROW, ENROLLMENT_ROW, STUDENT_ROW, SUBMISSION_ROW
-from ..schema import Anything, Boolean, Integer, ListOf, OneOf, Page, Reply, Text
-from . import accounts, admin, catalog, certificates, events, files, learning, payments, submissions, system
+from ..schema import Anything, Boolean, Integer, ListOf, OneOf, Page, Replies, Reply, Text
+from . import accounts, admin, catalog, certificates, events, files, learning, payments, profile, submissions, system
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,13 @@ OK = Reply()
 MESSAGE = Reply(message=Text())
 NOT_FOUND = ("404 not_found",)
 RAZORPAY_DOWN = ("502 razorpay_unavailable", "502 razorpay_rejected", "503 razorpay_not_configured")
+
+
+def signed_in(status=200):
+    return Reply(status, user=USER, csrfToken=Text(
+        description="The CSRF token (also the XSRF-TOKEN cookie and the X-XSRF-TOKEN header) to send back"))
+
+
 REVIEWED = Reply(submission=SUBMISSION, certificateCreated=Boolean(), certId=Text(optional=True))
 EDITING = Reply(course=COURSE_FOR_EDITING)
 EDITOR = (*NOT_FOUND, "403 not_course_instructor")
@@ -79,14 +88,18 @@ ROUTES = [
       schema={"type": "object", "required": ["openapi", "info", "paths"]}),
 
     # accounts
-    R("POST", "/api/auth/signup", accounts.signup, "anyone", "Create an account and sign in",
-      body=accounts.SIGNUP, csrf=False, limit=("signup-ip",), reply=Reply(201, user=USER),
-      errors=("409 email_taken",)),
+    R("POST", "/api/auth/signup", accounts.signup, "anyone",
+      "Create an account: signed in at once (201), or with LMS_EMAIL_VERIFICATION=required the same 202 for "
+      "every address, the link to confirm it mailed", body=accounts.SIGNUP, csrf=False, limit=("signup-ip",),
+      reply=Replies(signed_in(201), Reply(202, message=Text())), errors=("409 email_taken",)),
     R("POST", "/api/auth/login", accounts.login, "anyone", "Sign in", body=accounts.LOGIN, csrf=False,
-      limit=("login-ip", "login-email"), reply=Reply(user=USER),
-      errors=("401 invalid_credentials", "403 account_disabled")),
-    R("POST", "/api/auth/refresh", accounts.refresh, "anyone", "Rotate the session cookies",
-      reply=Reply(user=USER), errors=("401 session_expired", "401 session_revoked", "401 account_disabled")),
+      limit=("login-ip", "login-device", "login-email"), reply=signed_in(),
+      errors=("401 invalid_credentials", "403 account_disabled", "403 email_unverified")),
+    R("POST", "/api/auth/refresh", accounts.refresh, "anyone", "Rotate the session cookies", reply=signed_in(),
+      errors=("401 session_expired", "401 session_revoked", "403 account_disabled")),
+    R("GET", "/api/auth/session", accounts.session, "anyone",
+      "Who is signed in (null when nobody is) and the CSRF token, set as a cookie when missing: a page's "
+      "start after a reload", reply=Reply(user=USER(nullable=True), csrfToken=Text())),
     R("POST", "/api/auth/logout", accounts.logout, "anyone", "End the session, clear the cookies", reply=OK),
     R("POST", "/api/auth/forgot-password", accounts.forgot_password, "anyone",
       "E-mail a password reset link", body=accounts.FORGOT, csrf=False, limit=("forgot-ip", "forgot-email"),
@@ -94,9 +107,45 @@ ROUTES = [
     R("POST", "/api/auth/reset-password", accounts.reset_password, "anyone",
       "Set a new password with a reset link's token", body=accounts.RESET, csrf=False, limit=("reset-ip",),
       reply=MESSAGE, errors=("400 invalid_token",)),
+    R("POST", "/api/auth/verify-email", accounts.verify_email, "anyone",
+      "Confirm an address with the token of a mailed link (after sign-up, or a change of address)",
+      body=accounts.TOKEN, csrf=False, limit=("verify-ip",), reply=MESSAGE,
+      errors=("400 invalid_token", "409 email_taken")),
+    R("POST", "/api/auth/resend-verification", accounts.resend_verification, "anyone",
+      "Mail a new confirmation link to an address whose account is not confirmed yet (the same answer "
+      "for every address)", body=accounts.FORGOT, csrf=False, limit=("resend-ip", "resend-email"), reply=MESSAGE),
     R("GET", "/api/user/me", accounts.me, "user", "The signed-in user", reply=Reply(user=USER)),
+    R("PATCH", "/api/user/me", profile.rename, "user", "Change one's name (certificates keep theirs)",
+      body=profile.RENAME, reply=Reply(user=USER)),
+    R("DELETE", "/api/user/me", profile.delete_account, "user",
+      "Delete one's account: personal data erased or anonymised everywhere, files removed, sessions ended; "
+      "certificates stay verifiable under the name they were issued with unless revokeCertificates",
+      body=profile.DELETION, limit=("password-user",),
+      reply=Reply(message=Text(), certificatesRevoked=Integer(), certificatesKept=Integer()),
+      errors=("400 wrong_password", "409 last_admin", "503 storage_unavailable")),
+    R("POST", "/api/user/email", profile.change_email, "user",
+      "Ask to change one's e-mail address: a link to the new address makes it the account's",
+      body=profile.EMAIL_CHANGE, limit=("password-user", "email-change-user"), reply=Reply(202, message=Text()),
+      errors=("400 wrong_password",)),
+    R("POST", "/api/user/password", profile.change_password, "user",
+      "Change one's password; every other session ends", body=profile.PASSWORD_CHANGE, limit=("password-user",),
+      reply=Reply(message=Text(), sessionsEnded=Integer()), errors=("400 wrong_password",)),
+    R("GET", "/api/user/sessions", profile.my_sessions, "user",
+      "One's sessions: device, address, when started and last used, which one is this",
+      reply=Reply(items=ListOf(SESSION))),
+    R("DELETE", "/api/user/sessions/<id>", profile.end_session, "user", "End one of one's sessions",
+      reply=OK, errors=NOT_FOUND),
+    R("GET", "/api/user/export", profile.export, "user",
+      "Everything stored about oneself, as one JSON document (a download)", limit=("export-user",),
+      reply=Reply(export=ACCOUNT_EXPORT)),
+    R("GET", "/api/admin/users", admin.list_users, "admin",
+      "Every account: search by name or e-mail, filter by role and disabled; CSV", query=admin.USERS,
+      media=("application/json", "text/csv"), reply=Page(USER)),
     R("PATCH", "/api/admin/users/<id>", accounts.update_user, "admin", "Change a user's role or disable them",
       body=accounts.USER_CHANGES, reply=Reply(user=USER), errors=(*NOT_FOUND, "409 self_change")),
+    R("POST", "/api/admin/users/<id>/sessions/revoke", accounts.end_user_sessions, "admin",
+      "End every session of a user at once", reply=Reply(revoked=Integer(description="Sessions ended")),
+      errors=NOT_FOUND),
     R("GET", "/api/user/notifications", accounts.my_notifications, "user",
       "Own notifications, newest first", query=accounts.NOTIFICATIONS, name="certificates_my_notifications",
       reply=Page(NOTIFICATION, unread=Integer(description="How many are unread, for a badge"))),

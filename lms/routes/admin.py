@@ -1,5 +1,5 @@
 """The staff's reports: students, enrollments, a course's roster and numbers, the site-wide
-analytics and the audit trail (admins).
+analytics; every account and the audit trail (admins).
 
 Lists answer JSON pages, or a streamed CSV of every matching row with ``?format=csv`` or
 ``Accept: text/csv`` (see ``lms.reports.exports``). Time filters ``from`` and ``to`` take a UTC date or
@@ -10,8 +10,9 @@ import bottle
 
 from .. import reports
 from ..learning import enrollments
-from ..reports import analytics, courses, lists
-from ..schema import PAGE, Id, Query, Str
+from ..accounts.users import ROLES
+from ..reports import analytics, courses, lists, users
+from ..schema import PAGE, Bool, Id, Query, Str
 
 CSV = ("application/json", "text/csv")
 FORMAT = dict(format=Str(choices=("json", "csv"), default="json",
@@ -26,6 +27,9 @@ ENROLLMENTS = Query(courseId=Id(required=False), userId=Id(required=False),
                     sort=Str(choices=lists.ENROLLMENT_SORTS, default="newest"), **WHEN, **FORMAT, **PAGE)
 ROSTER = Query(status=Str(choices=enrollments.STATUSES, required=False),
                sort=Str(choices=courses.SORTS, default="newest"), **FORMAT, **PAGE)
+USERS = Query(q=Str(max=100, required=False, description="Part of the name or e-mail"),
+              role=Str(choices=ROLES, required=False), disabled=Bool(required=False),
+              sort=Str(choices=lists.STUDENT_SORTS, default="newest"), **FORMAT, **PAGE)
 ANALYTICS = Query(**WHEN)
 LOGS = Query(action=Str(max=100, required=False), actorId=Str(max=64, required=False),
              targetType=Str(max=64, required=False), targetId=Str(max=200, required=False),
@@ -51,6 +55,13 @@ def list_students(db, query, actor):
     if _wants_csv(query):
         return _download("students", lists.students_csv(db, actor, q=query.get("q"), sort=query["sort"]))
     return lists.students(db, **query)
+
+
+def list_users(db, query, actor):
+    if _wants_csv(query):
+        query.pop("page"), query.pop("limit")
+        return _download("users", users.listing_csv(db, actor, **query))
+    return users.listing(db, **query)
 
 
 def list_enrollments(db, query, actor):

@@ -226,3 +226,14 @@ class Page(Reply):
         super().__init__(status, description, items=ListOf(item), page=Integer(), limit=Integer(),
                          total=Integer(), **more)
         self.item = item
+
+
+class Replies:
+    """A route whose successes differ by status, each its own ``Reply``:
+
+        Replies(Reply(201, user=USER), Reply(202, message=Text()))
+    """
+
+    def __init__(self, *replies):
+        self.replies = replies
+        self.statuses = tuple(status for reply in replies for status in reply.statuses)

@@ -15,9 +15,10 @@ is easier to trust; a notification reaches the page within about a second wherev
 written. The poll looks ``LOOKBACK`` seconds behind its last document and remembers what it
 delivered, so a write that lands late (another replica's clock, a slow insert) is not missed.
 
-A stream costs a greenlet and a queue, never a worker thread. It ends when the access token it
-was opened with expires (the page's ``EventSource`` then reconnects with the refreshed cookie;
-an ended session cannot listen on), and every stream ends cleanly when the server stops.
+A stream costs a greenlet and a queue, never a worker thread. It ends when its session ends (a
+logout, a password change: checked at every heartbeat, one indexed read) or when the access token
+it was opened with expires (the page's ``EventSource`` then reconnects with the refreshed cookie),
+and every stream ends cleanly when the server stops.
 """
 import json
 import logging
@@ -98,9 +99,10 @@ class EventHub:
         self.delivered = {k: v for k, v in self.delivered.items() if v >= horizon}
 
 
-def stream(hub, db, user_id, last_event_id, until):
-    """The event stream of ``user_id`` (an iterator of bytes), resuming after ``last_event_id``
-    and ending at ``until`` (epoch seconds: when the access token expires)."""
+def stream(hub, db, user_id, last_event_id, until, signed_in, heartbeat=HEARTBEAT):
+    """The event stream of ``user_id`` (an iterator of bytes), resuming after ``last_event_id``,
+    a comment every ``heartbeat`` seconds, ending at ``until`` (epoch seconds: when the access
+    token expires) or at the first heartbeat at which ``signed_in()`` is false."""
     queue = hub.subscribe(user_id)  # before the backlog is read, so nothing falls between the two
 
     def events():
@@ -112,8 +114,10 @@ def stream(hub, db, user_id, last_event_id, until):
                 yield _event(note)
             while (left := until - time.time()) > 0:
                 try:
-                    note = queue.get(timeout=min(HEARTBEAT, left))
+                    note = queue.get(timeout=min(heartbeat, left))
                 except gevent.queue.Empty:
+                    if not signed_in():
+                        return
                     yield b": keep-alive\n\n"
                     continue
                 if note is _CLOSED:

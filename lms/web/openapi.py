@@ -12,7 +12,7 @@ import re
 
 from .. import __version__
 from ..schema import REGISTRY, Page
-from .guard import CSRF_COOKIE, UNSAFE_METHODS
+from .guard import CSRF_COOKIE, UNSAFE_METHODS, refusals
 from .ratelimit import RULES
 
 ERROR = {"type": "object", "required": ["ok", "error"], "properties": {
@@ -77,7 +77,8 @@ def _operation(route, path, pages):
         operation["requestBody"] = {"required": True, "content": content}
     if route.limit:
         operation["x-rate-limit"] = [{"rule": name, "limit": RULES[name].limit,
-                                      "windowSeconds": RULES[name].window, "per": RULES[name].key}
+                                      "windowSeconds": RULES[name].window, "per": RULES[name].per,
+                                      "counts": RULES[name].counts}
                                      for name in route.limit]
     if route.who != "anyone":
         operation["security"] = [{"cookieAuth": []}]
@@ -95,18 +96,18 @@ def _checks_csrf(route):
 
 def _successes(route, pages):
     answers = {}
-    if route.reply is not None:
-        schema = route.reply.schema()
-        if isinstance(route.reply, Page):
-            name = f"{route.reply.item.name}Page"
+    for reply in getattr(route.reply, "replies", (route.reply,) if route.reply is not None else ()):
+        schema = reply.schema()
+        if isinstance(reply, Page):
+            name = f"{reply.item.name}Page"
             pages[name] = schema
             schema = {"$ref": f"#/components/schemas/{name}"}
-        for status in route.reply.statuses:
+        for status in reply.statuses:
             content = {"application/json": {"schema": schema}}
             content.update({media: {"schema": {"type": "string"}} for media in route.media
                             if media != "application/json"})
-            answers[str(status)] = {"description": route.reply.description, "content": content}
-    else:
+            answers[str(status)] = {"description": reply.description, "content": content}
+    if route.reply is None:
         answers["200"] = {"description": "Success", "content": {
             media: {"schema": route.schema if media == "application/json" and route.schema else
                     {"type": "string", **({"format": "binary"} if not media.startswith("text/") else {})}}
@@ -125,10 +126,8 @@ def _errors(route, api):
     def may(status, code):
         codes.setdefault(str(status), []).append(code)
 
-    if route.who != "anyone":
-        may(401, "unauthenticated")
-    if route.who in ("staff", "admin"):
-        may(403, "forbidden")
+    for entry in refusals(route.who, route.path):
+        may(*entry.split(" ", 1))
     if _checks_csrf(route):
         may(403, "csrf_failed")
     if route.body:

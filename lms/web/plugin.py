@@ -95,7 +95,7 @@ class Plugin:
             request = bottle.request
             try:
                 try:
-                    user = guard.authenticate(db, settings.secret_key, request, who, csrf)
+                    user = guard.authenticate(db, settings, request, who, csrf)
                     request.environ["lms.user_id"] = user["id"] if user else None
                     supplied = {"runtime": runtime, "db": db, "settings": settings, "urls": runtime.urls,
                                 "storage": runtime.storage, "mailer": runtime.mailer,
@@ -111,15 +111,15 @@ class Plugin:
                         hit = caching.serve_hit(runtime.cache, user)
                         if hit is not None:
                             return hit
-                    counts = [c for c in (_before(db, name, rule, supplied) for name, rule in limits) if c]
-                    if counts:  # the tightest rule speaks for the route
-                        _set_headers(ratelimit.headers(min(counts, key=lambda c: c.remaining)))
+                    counts = {name: _before(db, name, rule, supplied) for name, rule in limits}
+                    _tightest(counts)
                     try:
                         result = _reply(callback(**url_args, **{k: supplied[k] for k in wants}))
                     except errors.LMSError as exc:
                         for name, rule in limits:
                             if rule.counts == "failures" and exc.code in rule.failures:
-                                _after_failure(db, name, rule, supplied)
+                                counts[name] = _after_failure(db, name, rule, supplied)
+                        _tightest(counts)
                         raise
                     if namespace:
                         result = caching.store(runtime.cache, namespace, user, result)
@@ -150,12 +150,25 @@ def _before(db, name, rule, supplied):
 
 
 def _after_failure(db, name, rule, supplied):
+    """Count a failure under ``rule``; the failure that uses up the window is the one audited
+    (the next request is refused before it runs, so it cannot be). Returns the ``Count``."""
     key = rule.key_of(supplied)
-    if key is not None:
-        try:
-            _set_headers(ratelimit.headers(ratelimit.hit(db, name, key, on_trip=_trip(db, name, key, rule, supplied))))
-        except errors.RateLimited:
-            pass  # this failure used up the window: the next request is the one refused
+    if key is None:
+        return None
+    try:
+        count = ratelimit.hit(db, name, key)
+    except errors.RateLimited as exc:  # failures racing past the limit: the next request is refused
+        return ratelimit.Count(rule.limit, 0, exc.retry_after)
+    if count.remaining == 0 and rule.audit:
+        _trip(db, name, key, rule, supplied)()
+    return count
+
+
+def _tightest(counts):
+    """The RateLimit-* headers of the rule with the fewest requests left speak for the route."""
+    found = [count for count in counts.values() if count]
+    if found:
+        _set_headers(ratelimit.headers(min(found, key=lambda c: c.remaining)))
 
 
 def _trip(db, name, key, rule, supplied):

@@ -30,6 +30,7 @@ from pymongo.errors import DuplicateKeyError
 
 from ..db import now
 from ..errors import RateLimited
+from . import guard
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,14 @@ class Rule:
     limit: int  # requests allowed ...
     window: int  # ... per this many seconds
     key: object  # what is counted: "ip", "user", a body field, or a function of the request
-    audit: bool = False  # the first request over the limit in a window leaves an audit entry
+    audit: bool = False  # the first request over the limit in a window (of failures: the last allowed) is audited
     counts: str = "requests"  # or "failures": only answers with one of ``failures`` count
     failures: tuple = ()  # error codes that count, for counts="failures"
+    per: str = None  # what the key is, for the API description (default: ``key`` when it is a name)
+
+    def __post_init__(self):
+        if self.per is None:
+            object.__setattr__(self, "per", self.key if isinstance(self.key, str) else self.key.__name__)
 
     def key_of(self, supplied):
         if callable(self.key):
@@ -59,13 +65,25 @@ class Count:
     reset: float  # seconds until the window ends
 
 
+SIGN_IN_FAILURES = dict(counts="failures", failures=("invalid_credentials",), audit=True)
+PASSWORD_FAILURES = dict(counts="failures", failures=("wrong_password",), audit=True)
 RULES = {
-    "login-ip": Rule(30, 900, "ip", audit=True),
-    "login-email": Rule(10, 900, "email", audit=True),
+    # Sign-in counts failures only (OWASP): per address, per known browser (a device cookie that
+    # vouches for the e-mail), and per e-mail for every other browser, so that failures from
+    # elsewhere never lock the owner's known browser out.
+    "login-ip": Rule(30, 900, "ip", **SIGN_IN_FAILURES),
+    "login-device": Rule(10, 900, guard.known_device, per="device", **SIGN_IN_FAILURES),
+    "login-email": Rule(10, 900, guard.unknown_device, per="email (unknown devices)", **SIGN_IN_FAILURES),
     "signup-ip": Rule(10, 3600, "ip", audit=True),
     "forgot-ip": Rule(10, 3600, "ip", audit=True),
-    "forgot-email": Rule(3, 3600, "email", audit=True),
+    "forgot-email": Rule(3, 3600, "email", audit=True),  # a reset link lives as long: see accounts.resets
     "reset-ip": Rule(20, 3600, "ip", audit=True),
+    "verify-ip": Rule(20, 3600, "ip", audit=True),
+    "resend-ip": Rule(10, 3600, "ip", audit=True),
+    "resend-email": Rule(3, 3600, "email", audit=True),
+    "password-user": Rule(10, 900, "user", **PASSWORD_FAILURES),  # a stolen session guessing the password
+    "email-change-user": Rule(5, 3600, "user"),
+    "export-user": Rule(10, 3600, "user"),
     "webhook-ip": Rule(600, 60, "ip"),
     "certificate-ip": Rule(120, 60, "ip"),
     "verify-pdf-ip": Rule(30, 600, "ip"),  # uploads of up to 5 MB each: fewer than lookups by id

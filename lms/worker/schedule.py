@@ -6,6 +6,7 @@ once when the worker is woken (a job was enqueued in this process, a render fini
 what makes a new certificate active, or a course's progress recounted after an edit, within
 about a second instead of at the next tick.
 """
+from ..accounts import emails
 from ..adapters.mail import queue as mail
 from ..certificates import issuing
 from ..db import now
@@ -29,6 +30,9 @@ def schedule(worker, runtime):
     def recount_progress():  # a course's lessons changed: every enrollment's numbers
         progress.recount_due(db, worker.id, cert_prefix=runtime.settings.cert_prefix)
 
+    def run_errands():  # account mail that depends on whether an account exists
+        emails.run_errands(db, runtime.urls, worker.id)
+
     def reconcile_payments():  # orders still open 15 minutes after Checkout opened them
         reconcile.reconcile(db, runtime.razorpay)
 
@@ -38,15 +42,16 @@ def schedule(worker, runtime):
     worker.every(1, issue_certificates, on_wake=True)
     worker.every(1, deliver_mail, on_wake=True)  # a new certificate queues its mail: send it now
     worker.every(1, recount_progress, on_wake=True)
+    worker.every(1, run_errands, on_wake=True)
     worker.every(60, reconcile_payments)
     worker.every(CLEAN_UP_SECONDS, clean_up)
     return worker
 
 
 def remove_expired(db):
-    """Delete expired sessions, password reset tokens and rate-limit windows. TTL indexes do
+    """Delete expired sessions, mailed links and rate-limit windows. TTL indexes do
     this too; this is for servers whose TTL monitor is slow or absent, and nothing relies on
     it (the code checks ``expiresAt`` itself). Returns how many were deleted, by collection."""
     stamp = now()
     return {name: db[name].delete_many({"expiresAt": {"$lt": stamp}}).deleted_count
-            for name in ("sessions", "passwordResets", "rateLimits")}
+            for name in ("sessions", "emailTokens", "rateLimits")}

@@ -9,7 +9,9 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
+from lms.accounts import sessions
 from lms.routes import ROUTES
+from support.accounts import mailed_token, mails_to, presenting
 from support.app import SECRET, app_with, browser
 from support.factories import PASSWORD, create_user, sign_in
 from support.live import call
@@ -27,14 +29,19 @@ def test_signup_creates_the_account_and_signs_in(client, db):
     response = client.post_json("/api/auth/signup", NEW, status=201)
     user = response.json["user"]
     assert user["email"] == "amit@example.com" and user["role"] == "student"
-    assert set(user) == {"id", "name", "email", "role", "disabled", "createdAt", "updatedAt"}
+    assert set(user) == {"id", "name", "email", "role", "emailVerified", "disabled", "createdAt", "updatedAt"}
+    assert user["emailVerified"] is False
     cookies = set_cookies(response)
-    assert set(cookies) == {"access_token", "refresh_token", "XSRF-TOKEN"}
-    for name in ("access_token", "refresh_token"):
+    assert set(cookies) == {"access_token", "refresh_token", "XSRF-TOKEN", "device"}
+    for name in ("access_token", "refresh_token", "device"):
         assert "HttpOnly" in cookies[name] and "Secure" in cookies[name]
         assert re.search("samesite=lax", cookies[name], re.I)
+        assert "Domain" not in cookies[name]  # host-only
     assert "HttpOnly" not in cookies["XSRF-TOKEN"]
     assert "Path=/api/auth" in cookies["refresh_token"] and "Path=/;" in cookies["access_token"] + ";"
+    assert "Path=/api/auth" in cookies["device"] and "Max-Age=31536000" in cookies["device"]
+    csrf = client.cookies["XSRF-TOKEN"]
+    assert response.json["csrfToken"] == response.headers["X-XSRF-TOKEN"] == csrf
     stored = db.users.find_one({"_id": user["id"]})
     assert stored["passwordHash"].startswith("$2") and NEW["password"] not in json.dumps(stored, default=str)
     assert client.get("/api/user/me").json["user"]["id"] == user["id"]
@@ -68,7 +75,7 @@ def test_signup_ignores_unknown_fields_such_as_a_role(client):
 def test_racing_duplicate_signups_create_one_account(live_server, db):
     server = live_server()
     results = []
-    body = {"name": "Racer", "email": "racer@example.com", "password": "password123"}
+    body = {"name": "Racer", "email": "racer@example.com", "password": "racing-to-sign-up"}
 
     def go():
         results.append(call("POST", server.url + "/api/auth/signup", body)[0])
@@ -86,7 +93,10 @@ def test_login_sets_the_session(app, db):
     client = browser(app)
     response = client.post_json("/api/auth/login", {"email": user["email"].upper(), "password": PASSWORD})
     assert response.json["user"]["id"] == user["_id"]
-    assert set(set_cookies(response)) == {"access_token", "refresh_token", "XSRF-TOKEN"}
+    assert set(set_cookies(response)) == {"access_token", "refresh_token", "XSRF-TOKEN", "device"}
+    assert response.json["csrfToken"] == response.headers["X-XSRF-TOKEN"] == client.cookies["XSRF-TOKEN"]
+    claims = jwt.decode(client.cookies["access_token"], SECRET, algorithms=["HS256"])
+    assert db.sessions.find_one({"userId": user["_id"]})["familyId"] == claims["sid"]
 
 
 def test_wrong_password_and_unknown_email_get_the_same_answer(app, db):
@@ -149,12 +159,15 @@ def unsigned(claims):
     lambda c: unsigned(c),
     lambda c: forged({**c, "exp": datetime.now(timezone.utc) - timedelta(seconds=5)}),
     lambda c: forged({k: v for k, v in c.items() if k != "exp"}),
+    lambda c: forged({k: v for k, v in c.items() if k != "sid"}),  # a token that names no session
+    lambda c: forged({**c, "sid": "0123456789abcdef01234567"}),  # a session that does not exist
     lambda c: "not.a.jwt",
 ])
 def test_private_routes_reject_bad_access_tokens(app, db, make_token):
     user = create_user(db, "admin")
     now = datetime.now(timezone.utc)
-    claims = {"sub": user["_id"], "role": "admin", "iat": now, "exp": now + timedelta(minutes=5)}
+    live = sessions.start(db, user["_id"]).family
+    claims = {"sub": user["_id"], "role": "admin", "sid": live, "iat": now, "exp": now + timedelta(minutes=5)}
     client = browser(app)
     client.set_cookie("access_token", forged(claims))
     assert client.get("/api/user/me").status_int == 200  # the well-formed token works...
@@ -166,19 +179,10 @@ def test_a_jwt_in_the_refresh_cookie_is_refused(app, db):
     user = create_user(db)
     client = sign_in(app, user)
     access = client.cookies["access_token"]
-    assert holding(app, access).post("/api/auth/refresh", status=401).json["ok"] is False
+    assert presenting(app, refresh_token=access).post("/api/auth/refresh", status=401).json["ok"] is False
 
 
 # --- refresh rotation and theft detection -----------------------------------------------
-
-def holding(app, refresh_token):
-    """A client that presents ``refresh_token`` (and a matching CSRF pair)."""
-    client = browser(app)
-    client.set_cookie("refresh_token", refresh_token)
-    client.set_cookie("XSRF-TOKEN", "pair")
-    client.extra_environ["HTTP_X_XSRF_TOKEN"] = "pair"
-    return client
-
 
 def refresh(client, status=200):
     client.extra_environ["HTTP_X_XSRF_TOKEN"] = client.cookies.get("XSRF-TOKEN", "")
@@ -202,7 +206,8 @@ def test_a_reused_refresh_token_revokes_its_whole_family(app, db):
     refresh(client)
     # Later (past the two-tabs grace period) the copied token is presented again.
     db.sessions.update_many({"usedAt": {"$ne": None}}, {"$set": {"usedAt": datetime.now(timezone.utc) - timedelta(minutes=5)}})
-    assert holding(app, stolen).post("/api/auth/refresh", status=401).json["error"]["code"] == "session_revoked"
+    reused = presenting(app, refresh_token=stolen).post("/api/auth/refresh", status=401)
+    assert reused.json["error"]["code"] == "session_revoked"
     assert refresh(client, status=401).json["error"]["code"] in ("session_revoked", "session_expired")
     assert db.sessions.count_documents({"revokedAt": None}) == 0
     assert db.auditLogs.count_documents({"action": "session.reuse_detected"}) == 1
@@ -235,7 +240,8 @@ def test_a_disabled_user_cannot_refresh(app, db):
     user = create_user(db)
     client = sign_in(app, user)
     db.users.update_one({"_id": user["_id"]}, {"$set": {"disabled": True}})
-    assert refresh(client, status=401).json["error"]["code"] == "account_disabled"
+    assert refresh(client, status=403).json["error"]["code"] == "account_disabled"
+    assert db.sessions.count_documents({"userId": user["_id"], "revokedAt": None}) == 0
 
 
 def test_logout_revokes_the_family_and_clears_every_cookie(app, db):
@@ -244,7 +250,7 @@ def test_logout_revokes_the_family_and_clears_every_cookie(app, db):
     response = client.post("/api/auth/logout")
     assert set(set_cookies(response)) == {"access_token", "refresh_token", "XSRF-TOKEN"}
     assert db.sessions.count_documents({"revokedAt": None}) == 0
-    assert holding(app, token).post("/api/auth/refresh", status=401)
+    assert presenting(app, refresh_token=token).post("/api/auth/refresh", status=401)
 
 
 # --- CSRF -------------------------------------------------------------------------------
@@ -312,8 +318,10 @@ def test_disabling_a_user_ends_their_access_at_once(app, signed_in, db):
     admin = signed_in("admin")
     user = create_user(db)
     victim = sign_in(app, user)
+    assert victim.get("/api/user/me").json["user"]["id"] == user["_id"]
     admin.patch_json(f"/api/admin/users/{user['_id']}", {"disabled": True})
-    assert victim.get("/api/user/me", status=401)
+    for answer in (victim.get("/api/user/me", status=403), victim.post_json("/api/enroll", {}, status=403)):
+        assert answer.json["error"]["code"] == "account_disabled"
     assert db.sessions.count_documents({"userId": user["_id"], "revokedAt": None}) == 0
 
 
@@ -330,27 +338,26 @@ def test_admin_user_changes_refuse_bad_input(signed_in, db):
 
 # --- password reset ---------------------------------------------------------------------
 
-def reset_token(db, email):
-    mail = db.mails.find_one({"to": email}, sort=[("createdAt", -1)])
-    return re.search(r"token=([\w-]+)", mail["text"]).group(1)
-
-
-def test_forgot_password_answers_the_same_whether_or_not_the_account_exists(client, db):
+def test_forgot_password_answers_the_same_whether_or_not_the_account_exists(client, db, runtime):
     user = create_user(db)
     known = client.post_json("/api/auth/forgot-password", {"email": user["email"]})
     unknown = client.post_json("/api/auth/forgot-password", {"email": "ghost@example.com"})
     assert known.json == unknown.json and known.status_int == unknown.status_int == 200
+    assert db.errands.count_documents({}) == 2 and db.mails.count_documents({}) == 0  # decided after the answer
+    [mail] = mails_to(runtime, user["email"])
+    assert mail["kind"] == "password_reset" and "https://lms.test/reset-password?token=" in mail["text"]
     assert db.mails.count_documents({}) == 1
-    assert db.mails.find_one()["to"] == user["email"]
+    assert db.errands.count_documents({}) == 0, "the addresses asked about are forgotten"
 
 
-def test_reset_sets_the_password_once_and_ends_every_session(app, client, db):
+def test_reset_sets_the_password_once_and_ends_every_session(app, client, db, runtime):
     user = create_user(db)
     session = sign_in(app, user)
     client.post_json("/api/auth/forgot-password", {"email": user["email"]})
-    token = reset_token(db, user["email"])
-    assert db.passwordResets.find_one()["tokenHash"] != token  # stored hashed
+    token = mailed_token(runtime, user["email"], "password_reset")
+    assert db.emailTokens.find_one()["tokenHash"] != token  # stored hashed
     client.post_json("/api/auth/reset-password", {"token": token, "password": "brand-new-pass"})
+    assert session.get("/api/user/me", status=401)  # the access token too, at once
     assert refresh(session, status=401)
     again = client.post_json("/api/auth/reset-password", {"token": token, "password": "another-pass"},
                              status=400)
@@ -360,14 +367,14 @@ def test_reset_sets_the_password_once_and_ends_every_session(app, client, db):
     assert db.auditLogs.count_documents({"action": "user.password_reset", "targetId": user["_id"]}) == 1
 
 
-def test_an_expired_reset_token_is_refused(client, db):
+def test_an_expired_reset_token_is_refused(client, db, runtime):
     user = create_user(db)
     client.post_json("/api/auth/forgot-password", {"email": user["email"]})
-    token = reset_token(db, user["email"])
-    db.passwordResets.update_many({}, {"$set": {"expiresAt": datetime.now(timezone.utc) - timedelta(seconds=1)}})
+    token = mailed_token(runtime, user["email"], "password_reset")
+    db.emailTokens.update_many({}, {"$set": {"expiresAt": datetime.now(timezone.utc) - timedelta(seconds=1)}})
+    before = db.users.find_one({"_id": user["_id"]})["passwordHash"]
     client.post_json("/api/auth/reset-password", {"token": token, "password": "brand-new-pass"}, status=400)
-    assert db.users.find_one({"_id": user["_id"]})["passwordHash"] == \
-        db.users.find_one({"_id": user["_id"]})["passwordHash"]
+    assert db.users.find_one({"_id": user["_id"]})["passwordHash"] == before
     browser(client.app).post_json("/api/auth/login", {"email": user["email"], "password": PASSWORD})
 
 
@@ -390,7 +397,7 @@ def test_signup_is_limited_per_ip_and_the_proxy_header_counts_only_when_trusted(
         with app_with(make_settings, **env) as (runtime, app):
             client = browser(app)
             statuses = [client.post_json("/api/auth/signup", {
-                "name": "N", "email": f"u{i}-{forwarded_for[i % 2]}@example.com", "password": "password1"},
+                "name": "N", "email": f"u{i}-{forwarded_for[i % 2]}@example.com", "password": "uncommon-enough"},
                 headers={"X-Forwarded-For": forwarded_for[i % 2]}, expect_errors=True).status_int
                 for i in range(12)]
             runtime.db.rateLimits.delete_many({})
@@ -401,12 +408,12 @@ def test_signup_is_limited_per_ip_and_the_proxy_header_counts_only_when_trusted(
     assert trusted.count(201) == 12  # two clients, six each
 
 
-def test_forgot_password_is_limited_per_email(client, db):
+def test_forgot_password_is_limited_per_email(client, db, runtime):
     user = create_user(db)
     for _ in range(3):
         client.post_json("/api/auth/forgot-password", {"email": user["email"]})
     client.post_json("/api/auth/forgot-password", {"email": user["email"]}, status=429)
-    assert db.mails.count_documents({}) == 3
+    assert len(mails_to(runtime, user["email"], "password_reset")) == 3
 
 
 def test_a_csrf_header_that_is_not_utf8_is_refused_not_a_crash(app, db):

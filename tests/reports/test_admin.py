@@ -289,6 +289,7 @@ EXAMPLES = {
     ("PUT", "/api/admin/courses/<id>/thumbnail"): lambda db, si: ({"id": create_course(db)["_id"]}, [IMAGE]),
     ("DELETE", "/api/admin/courses/<id>/thumbnail"): lambda db, si: (_with_thumbnail(db, si), None),
     ("PATCH", "/api/admin/users/<id>"): lambda db, si: ({"id": create_user(db)["_id"]}, {"role": "instructor"}),
+    ("POST", "/api/admin/users/<id>/sessions/revoke"): lambda db, si: ({"id": create_user(db)["_id"]}, {}),
     ("POST", "/api/admin/verify-submission"): lambda db, si: (
         {}, {"submissionId": _student_with_submission(si, db)["submission"]["id"], "decision": "approve",
              "grade": "A", "comments": "Well done"}),

@@ -6,6 +6,7 @@ import webtest
 
 from lms.runtime import Runtime
 from lms.web.app import create_app
+from support.conformance import Conformance
 
 SECRET = "test-secret-key-0123456789-abcdefghijklmnop"  # LMS_SECRET_KEY of every test service
 
@@ -22,13 +23,19 @@ def post_bytes(client, path, body, content_type, status):
                           headers={"Content-Type": content_type}, status=status)
 
 
+def served(runtime):
+    """The app of ``runtime`` as the tests talk to it: every JSON answer is checked against the
+    API description (``support.conformance``)."""
+    return Conformance(create_app(runtime), runtime.api_description)
+
+
 @contextmanager
 def app_with(make_settings, **env):
     """(runtime, app) of a service whose environment ``env`` overrides, closed afterwards; for
     a test that needs settings other than its fixtures'."""
     runtime = Runtime.open(make_settings(**env))
     try:
-        yield runtime, create_app(runtime)
+        yield runtime, served(runtime)
     finally:
         runtime.close()
 

@@ -11,6 +11,7 @@ from lms.accounts import users
 from lms.certificates import records as certificates
 from lms.db import new_id
 from lms.learning import authoring
+from support.accounts import run_errands
 from support.app import browser
 from support.certificates import drain
 from support.live import call
@@ -39,6 +40,43 @@ def sign_in(app, user):
     client.extra_environ["HTTP_X_XSRF_TOKEN"] = client.cookies["XSRF-TOKEN"]
     client.user = user
     return client
+
+
+def learner_with_history(app, runtime, *, name, email, address, user_agent, password=PASSWORD):
+    """A learner who has done a bit of everything, through the real routes, from ``address`` with
+    ``user_agent``: signed up (a confirmation link mailed), failed to sign in from another browser,
+    asked for password resets until refused, asked for a new address, enrolled in a free and a paid
+    course, completed the free one (its certificate issued, mailed, notified), submitted a project
+    with a file and a link, which a mentor reviewed naming them, and was looked up in a staff CSV
+    export. Razorpay's copy of the paid payment names them too. Returns (their client, the free
+    course, their user document, the submission's file key)."""
+    db = runtime.db
+    client = browser(app)
+    client.extra_environ.update(REMOTE_ADDR=address, HTTP_USER_AGENT=user_agent)
+    client.post_json("/api/auth/signup", {"name": name, "email": email, "password": password}, status=201)
+    client.extra_environ["HTTP_X_XSRF_TOKEN"] = client.cookies["XSRF-TOKEN"]
+    browser(app).post_json("/api/auth/login", {"email": email, "password": "not the password"}, status=401)
+    for status in (200, 200, 200, 429):
+        client.post_json("/api/auth/forgot-password", {"email": email}, status=status)
+    client.post_json("/api/user/email", {"email": f"new.{email}", "password": password}, status=202)
+    free, paid = create_course(db, price=0), create_course(db, requiresProject=False)
+    enroll(client, free, status=201)
+    enroll(client, paid, status=201)
+    complete_course(client, free)
+    drain(db, runtime.settings)
+    submission = client.post("/api/submissions", {"courseId": paid["_id"], "submissionUrl": f"{REPO}-of-{address}"},
+                             upload_files=[("files", f"{name}.pdf", PDF)], content_type="multipart/form-data",
+                             status=201).json["submission"]
+    mentor = sign_in(app, create_user(db, "admin"))
+    mentor.post_json("/api/admin/verify-submission", {"submissionId": submission["id"], "decision": "approve",
+                                                       "comments": f"Well done, {name}"})
+    mentor.get("/api/admin/students", {"q": email, "format": "csv"})
+    user = db.users.find_one({"email": email})
+    payer = {"email": email, "contact": f"+91 98765 {address.rsplit('.', 1)[-1]}", "notes": {"name": name}}
+    db.payments.update_one({"userId": user["_id"], "courseId": paid["_id"]}, {"$set": {"rawResponse": payer}})
+    run_errands(runtime)
+    key = db.submissions.find_one({"_id": submission["id"]})["files"][0]["key"]
+    return client, free, user, key
 
 
 # --- courses and enrollments --------------------------------------------------------------

@@ -13,8 +13,7 @@ import pytest
 
 from lms.config import Settings
 from lms.runtime import Runtime
-from lms.web.app import create_app
-from support.app import SECRET, browser
+from support.app import SECRET, browser, served
 from support.database import DatabaseServer, with_database
 from support.factories import create_user, sign_in
 from support.live import Service
@@ -86,7 +85,7 @@ def db(runtime):
 
 @pytest.fixture
 def app(runtime):
-    return create_app(runtime)
+    return served(runtime)
 
 
 @pytest.fixture

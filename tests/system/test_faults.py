@@ -22,7 +22,7 @@ def test_a_database_outage_mid_traffic_is_503_quickly_and_heals_by_itself(tmp_pa
     service = Service(tmp_path / "app", MONGODB_URI=uri, LMS_SECRET_KEY=SECRET, LMS_WORKER="1").start()
     try:
         service.wait_healthy()
-        body = {"name": "Before", "email": "before@example.com", "password": "password123"}
+        body = {"name": "Before", "email": "before@example.com", "password": "not-a-common-one"}
         assert call("POST", service.url + "/api/auth/signup", body)[0] == 201
 
         database.stop()
@@ -49,7 +49,7 @@ def test_a_database_outage_mid_traffic_is_503_quickly_and_heals_by_itself(tmp_pa
 def test_sigterm_lets_in_flight_requests_finish_and_stops_the_database_cleanly(tmp_path):
     service = Service(tmp_path, LMS_BCRYPT_ROUNDS="12").start()
     service.wait_healthy()
-    body = {"name": "Slow", "email": "slow@example.com", "password": "password123"}
+    body = {"name": "Slow", "email": "slow@example.com", "password": "not-a-common-one"}
     assert call("POST", service.url + "/api/auth/signup", body)[0] == 201
     database_pid = service.embedded_state()["pid"]
     answers = []

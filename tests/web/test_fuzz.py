@@ -2,7 +2,8 @@
 
 Every operation of the route table gets generated requests, valid and invalid, as an anonymous
 visitor, a student and an admin (cookies plus the CSRF header, as a browser sends them). No answer
-may be a 5xx, and every answer must match the schema and content type the description declares.
+may be a 5xx, and every answer must have a status, schema, content type and headers the description
+declares for it.
 """
 import re
 
@@ -10,14 +11,16 @@ import hypothesis
 import pytest
 import schemathesis
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
+                                              response_schema_conformance, status_code_conformance)
 
 from lms.routes import ROUTES
 from support.doubles.razorpay import RazorpayDouble
 from support.factories import create_course, create_user, sign_in
 
 EXAMPLES = 12
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance,
+          response_headers_conformance]
 
 
 @pytest.fixture

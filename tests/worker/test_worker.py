@@ -133,9 +133,9 @@ def test_three_workers_render_thirty_certificates_each_exactly_once(
 
 def test_the_clean_up_removes_only_what_expired(db):
     past, future = now() - timedelta(minutes=1), now() + timedelta(minutes=1)
-    for name in ("sessions", "passwordResets", "rateLimits"):
+    for name in ("sessions", "emailTokens", "rateLimits"):
         db[name].insert_many([{"_id": new_id(), "tokenHash": new_id(), "expiresAt": past},
                               {"_id": new_id(), "tokenHash": new_id(), "expiresAt": future}])
-    assert tasks.remove_expired(db) == {"sessions": 1, "passwordResets": 1, "rateLimits": 1}
-    for name in ("sessions", "passwordResets", "rateLimits"):
+    assert tasks.remove_expired(db) == {"sessions": 1, "emailTokens": 1, "rateLimits": 1}
+    for name in ("sessions", "emailTokens", "rateLimits"):
         assert [d["expiresAt"] > now() for d in db[name].find()] == [True]
