@@ -180,7 +180,7 @@ def test_every_put_and_patch_refuses_unknown_fields_naming_them(signed_in, route
     url = route.path.replace("<id>", new_id())
     send = getattr(signed_in("admin"), route.method.lower() + "_json")
     response = send(url, {"nmae": "x"}, status=400)
-    assert response.json["error"]["fields"] == {"nmae": "is not a field that can be changed here"}
+    assert response.json["error"]["fields"]["nmae"] == "is not a field that can be changed here"
 
 
 def test_an_unknown_field_changes_nothing(signed_in, db):
