@@ -14,6 +14,7 @@ gets a bare 500 (or 503 when the database is unreachable), never a traceback.
     ├── MethodNotAllowed      405 method_not_allowed
     ├── RequestTimeout        408 request_timeout (a request body stopped arriving)
     ├── Conflict              409 conflict
+    ├── PreconditionFailed    412 precondition_failed (If-Match names another version)
     ├── PayloadTooLarge       413 payload_too_large
     ├── UnsupportedMediaType  415 unsupported_media_type
     ├── RateLimited           429 rate_limited (Retry-After)
@@ -88,6 +89,10 @@ class RequestTimeout(LMSError):
 
 class Conflict(LMSError):
     status, code = 409, "conflict"
+
+
+class PreconditionFailed(LMSError):
+    status, code = 412, "precondition_failed"
 
 
 class PayloadTooLarge(LMSError):

@@ -1,85 +1,49 @@
-"""Courses: the catalog's documents, their authoring rules and their serializers.
+"""Courses: reading the catalog, who owns a course, and how a course is shown.
 
 A course holds its modules and lessons inside one document, so every edit is one atomic
-single-document write and a reader never sees half a course.
+single-document write and a reader never sees half a course. Changing courses is
+``lms.learning.authoring``; this module only reads them.
 
 Decisions:
-- The shape of a valid course (``COURSE``, and ``CHANGES`` for updates) lives here, not in the
-  HTTP layer: ``create`` and ``update`` validate what they are given themselves, so the demo
-  seed, the CLI and the routes all obey the same rules. The routes declare the same schemas,
-  which documents them in OpenAPI; validating twice is idempotent and cheap.
-- An update replaces each field it names and keeps the others (``PUT`` with a partial body
-  publishes a course with ``{"status": "published"}``). ``modules`` is replaced whole: lesson
-  ids the author sends back are kept, missing ones are generated, so an editor must send the
-  ids it was given or learners' progress on those lessons is orphaned.
-- Module and lesson ids are chosen by the author (short slugs such as ``intro``) or generated;
-  they are unique within the course, lesson ids across all modules, because progress is
-  keyed by (user, course, lesson).
-- Slugs are URLs: generated from the title when absent (``-2``, ``-3``… on a collision, also
-  under a race, through the unique index), never changed by a title change, and an explicit
-  slug that is taken is a 409 ``slug_taken``.
-- ``titleKey`` (the case-folded title) is stored only so that sorting by title ignores case on
-  every server; no serializer shows it.
+- Statuses (the lifecycle table is in the README): the catalog (``search`` with
+  ``status="published"``, ``facets``) lists published courses only. A course page stays at its
+  URL once archived, saying ``status: archived``, so certificates, bookmarks and learners' lists
+  keep working; a draft is a 404 to everyone but staff.
+- Ownership: ``instructors`` holds user ids. Admins (and the system) may change every course,
+  an instructor only those that name them (``require_editor``: 403 ``not_course_instructor``).
+  Reading stays open to all staff: drafts to check them, any lesson to review a project.
+- ``version`` is the course's ``updatedAt`` in milliseconds, which every write moves strictly
+  forward: it is the ETag editors send back in ``If-Match``, and the version stored progress
+  is counted against (``lms.learning.progress``).
 - Search matches each word of ``q`` as an escaped, case-insensitive substring of the title or
   description. A text index would rank, but it matches whole stemmed words only and behaves
   differently across servers; a scan of the published courses is fine at catalog sizes.
+- Facet counts are taken over the courses the other filters select (choosing a level narrows
+  the tag counts), each facet's values by count, then value.
+- Sorts: ``newest``/``oldest``, and ``title``, ``price``, ``duration`` ascending or, with a
+  leading ``-``, descending. Title sorts use ``titleKey`` (the case-folded title) and duration
+  sorts ``totalDurationMin``, both derived at every write and never shown.
+- Instructors are shown by id and their current name, read for each page (a rename shows at once).
+- A thumbnail is shown at one stable address per course (``thumbnailUrl``: the route that
+  redirects to wherever storage keeps it) with the upload's token as ``v``, so an image can be
+  cached for good and a new upload is a new URL.
 """
-import itertools
 import re
-import secrets
-import unicodedata
-from datetime import timedelta
 
-from pymongo import ASCENDING as ASC, DESCENDING as DESC, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo import ASCENDING as ASC, DESCENDING as DESC
 
-from .. import audit
-from ..db import new_id, now, paginate
-from ..errors import Conflict, NotFound, ValidationError
-from ..schema import (MISSING, Bool, Boolean, Int, Integer, List, ListOf, Obj, OneOf, Shape, Str, Text,
-                      Timestamp, Url)
+from ..db import paginate
+from ..errors import Forbidden, NotFound
+from ..schema import Boolean, Integer, ListOf, OneOf, Shape, Text, Timestamp
 
 STATUSES = ("draft", "published", "archived")
-SORTS = {"newest": [("createdAt", DESC)], "title": [("titleKey", ASC)], "price": [("price", ASC)]}
-SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
-PART_ID = r"[A-Za-z0-9_-]{1,64}"
-MAX_PRICE = 10 ** 9  # paise: ten million rupees, far above any course, far below int64
-MAX_CONTENT = 100_000
-EDITABLE = ("title", "slug", "description", "price", "currency", "status", "requiresProject",
-            "tags", "certificateValidityDays", "modules")
-
-# An empty or null id means "generate one", which is what a form's blank field intends.
-LESSON = Obj(id=Str(max=64, pattern=PART_ID, required=False, nullable=True),
-             title=Str(min=1, max=200), preview=Bool(default=False),
-             durationMin=Int(min=0, max=10_000, default=0),
-             content=Str(max=MAX_CONTENT, strip=False, default=""),
-             videoUrl=Url(nullable=True, default=None))
-MODULE = Obj(id=Str(max=64, pattern=PART_ID, required=False, nullable=True),
-             title=Str(min=1, max=200), lessons=List(LESSON, max=200, default=list))
-
-
-def _shape(partial):
-    def opt(default=MISSING):
-        # A change names only what it changes; a new course gets defaults for the rest.
-        if partial:
-            return {"required": False}
-        return {} if default is MISSING else {"default": default}
-    # A dict, not keywords: Obj(description=...) would be the object's own description.
-    return Obj({
-        "title": Str(min=1, max=200, **opt()),
-        "slug": Str(max=100, pattern=SLUG, lower=True, required=False, nullable=True),
-        "description": Str(max=5000, **opt("")),
-        "price": Int(min=0, max=MAX_PRICE, description="In the smallest unit (paise)", **opt()),
-        "currency": Str(min=3, max=3, pattern="[A-Z]{3}", **opt("INR")),
-        "status": Str(choices=STATUSES, **opt("draft")),
-        "requiresProject": Bool(**opt(False)),
-        "tags": List(Str(min=1, max=32, lower=True), max=20, **opt(list)),
-        "certificateValidityDays": Int(min=1, max=36500, nullable=True, **opt(None)),
-        "modules": List(MODULE, max=50, **opt(list))})
-
-
-COURSE = _shape(partial=False)
-CHANGES = _shape(partial=True)
+LEVELS = ("beginner", "intermediate", "advanced")
+SORTS = {"newest": [("createdAt", DESC)], "oldest": [("createdAt", ASC)],
+         "title": [("titleKey", ASC)], "-title": [("titleKey", DESC)],
+         "price": [("price", ASC)], "-price": [("price", DESC)],
+         "duration": [("totalDurationMin", ASC)], "-duration": [("totalDurationMin", DESC)]}
+FACETS = {"tags": "tags", "levels": "level", "categories": "category", "languages": "language"}
+PRIVILEGED = ("admin", "system")  # may change any course
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -92,30 +56,48 @@ def get(db, course_id):
     return course
 
 
-def get_by_slug(db, slug, include_unpublished=False):
-    query = {"slug": slug} if include_unpublished else {"slug": slug, "status": "published"}
-    course = db.courses.find_one(query)
-    if not course:
+def get_by_slug(db, slug, include_drafts=False):
+    """A published or archived course (drafts too with ``include_drafts``: staff)."""
+    course = db.courses.find_one({"slug": slug})
+    if not course or (course["status"] == "draft" and not include_drafts):
         raise NotFound("Course not found")
     return course
 
 
-def search(db, *, q=None, tag=None, free=None, status=None, sort="newest", page=1, limit=20):
-    """One page of course cards; the pages of one question never repeat or skip a course."""
-    query = {}
-    if status:
-        query["status"] = status
-    if tag:
-        query["tags"] = tag
+def catalog_query(*, q=None, tag=None, free=None, level=None, category=None, language=None, instructor=None,
+                  status=None):
+    query = {name: value for name, value in (("status", status), ("tags", tag), ("level", level),
+                                             ("category", category), ("language", language),
+                                             ("instructors", instructor)) if value}
     if free is not None:
         query["price"] = 0 if free else {"$gt": 0}
     words = (q or "").split()
     if words:
         query["$and"] = [{"$or": [{field: {"$regex": re.escape(word), "$options": "i"}}
                                   for field in ("title", "description")]} for word in words]
+    return query
+
+
+def search(db, urls, *, sort="newest", page=1, limit=20, **filters):
+    """One page of course cards; the pages of one question never repeat or skip a course."""
     # Cards show no lesson content, so none is read.
-    return paginate(db.courses, query, SORTS[sort], page, limit, card,
-                    projection={"modules.lessons.content": 0})
+    found = paginate(db.courses, catalog_query(**filters), SORTS[sort], page, limit, dict,
+                     projection={"modules.lessons.content": 0})
+    names = instructor_names(db, found["items"])
+    return {**found, "items": [card(course, urls, names) for course in found["items"]]}
+
+
+def facets(db, **filters):
+    """How many courses the filters select, and for each facet its values with their counts."""
+    groups = {name: ([{"$unwind": "$" + field}] if field == "tags" else [{"$match": {field: {"$type": "string"}}}])
+              + [{"$group": {"_id": "$" + field, "count": {"$sum": 1}}}, {"$sort": {"count": -1, "_id": 1}}]
+              for name, field in FACETS.items()}
+    [found] = db.courses.aggregate([{"$match": catalog_query(**filters)},
+                                    {"$facet": {**groups, "total": [{"$count": "n"}]}}])
+    total = found.pop("total")
+    return {"total": total[0]["n"] if total else 0,
+            "facets": {name: [{"value": row["_id"], "count": row["count"]} for row in rows]
+                       for name, rows in found.items()}}
 
 
 def lessons(course):
@@ -141,6 +123,54 @@ def find_lesson(course, module_id, lesson_id):
     return None
 
 
+def next_lesson(course, done):
+    """The first lesson, in course order, whose id is not in ``done``: where to continue. None
+    when every lesson is done."""
+    for module in course.get("modules", []):
+        for lesson in module["lessons"]:
+            if lesson["id"] not in done:
+                return {"id": lesson["id"], "moduleId": module["id"], "title": lesson["title"]}
+    return None
+
+
+def version(course):
+    return str(int(course["updatedAt"].timestamp() * 1000))
+
+
+# --- ownership -------------------------------------------------------------------------
+
+def may_change(course, actor):
+    return actor.role in PRIVILEGED or actor.id in course.get("instructors", ())
+
+
+def require_editor(course, actor):
+    if not may_change(course, actor):
+        raise Forbidden("Only this course's instructors and admins may do this", code="not_course_instructor")
+    return course
+
+
+def owned_ids(db, actor):
+    """The ids of the courses ``actor`` may change, or None for every course (admins)."""
+    if actor.role in PRIVILEGED:
+        return None
+    return db.courses.distinct("_id", {"instructors": actor.id})
+
+
+def within(course_id, owned):
+    """The ``courseId`` filter for ``course_id`` (None: any course) among the ``owned`` course ids
+    (None: every course); None when nothing is to be filtered."""
+    if owned is None:
+        return course_id
+    if course_id:
+        return course_id if course_id in owned else {"$in": []}
+    return {"$in": list(owned)}
+
+
+def instructor_names(db, found):
+    ids = list({uid for course in found for uid in course.get("instructors", ())})
+    return {u["_id"]: u["name"] for u in db.users.find({"_id": {"$in": ids}}, {"name": 1})} if ids else {}
+
+
 # --- serializers -----------------------------------------------------------------------
 
 def _shown(key):
@@ -150,6 +180,19 @@ def _shown(key):
     return lambda lesson, context: lesson[key] if context.get("full") or lesson["preview"] else None
 
 
+def _thumbnail_url(course, context):
+    thumbnail = course.get("thumbnail")
+    if not thumbnail:
+        return None
+    return context["urls"].url_for("catalog_thumbnail", id=course["_id"], query={"v": thumbnail["token"]})
+
+
+def _instructors(course, context):
+    return [{"id": uid, "name": context["names"].get(uid)} for uid in course.get("instructors", ())]
+
+
+INSTRUCTOR = Shape("Instructor", {"id": Text(), "name": Text(nullable=True)},
+                   description="An instructor of a course (name null once the account is gone)")
 LESSON_OUTLINE = Shape("LessonOutline", {
     "id": Text(), "title": Text(), "preview": Boolean(), "durationMin": Integer(),
     "content": Text(get=_shown("content"), nullable=True),
@@ -160,180 +203,42 @@ COURSE_CARD = Shape("Course", {
     "price": Integer(description="In the smallest unit (paise)"), "currency": Text(),
     "free": Boolean(get=lambda course, _: course["price"] == 0), "status": OneOf(STATUSES),
     "requiresProject": Boolean(), "tags": ListOf(Text()),
+    "level": OneOf(LEVELS, nullable=True), "category": Text(nullable=True),
+    "language": Text(default="en", description="BCP 47 language tag: en, hi, en-IN"),
+    "instructors": ListOf(INSTRUCTOR, get=_instructors),
+    "thumbnailUrl": Text(get=_thumbnail_url, nullable=True, format="uri",
+                         description="The course image (PNG or JPEG); a new upload is a new URL"),
     "moduleCount": Integer(get=lambda course, _: len(course["modules"])),
     "lessonCount": Integer(get=lambda course, _: lesson_count(course)),
-    "totalDurationMin": Integer(get=lambda course, _: sum(lesson["durationMin"] for lesson in lessons(course))),
+    "totalDurationMin": Integer(get=lambda course, _: sum(lesson["durationMin"] for lesson in lessons(course)),
+                                description="The sum of the lessons' durations"),
     "createdAt": Timestamp(), "updatedAt": Timestamp()},
     description="A catalog entry: everything but the modules")
-COURSE_DETAIL = COURSE_CARD.extend("CourseDetail", {"modules": ListOf(MODULE_OUTLINE)},
-                                   description="A course page: every module and lesson title; lesson content "
-                                               "only where the reader may see it")
+COURSE_DETAIL = COURSE_CARD.extend("CourseDetail", {
+    "outcomes": ListOf(Text(), description="What a learner will be able to do"),
+    "modules": ListOf(MODULE_OUTLINE)},
+    description="A course page: every module and lesson title; lesson content only where the reader may see it")
 COURSE_FOR_EDITING = COURSE_DETAIL.extend("CourseForEditing", {
-    "certificateValidityDays": Integer(nullable=True)}, description="A course as its editor sees it")
+    "certificateValidityDays": Integer(nullable=True)},
+    description="A course as its editor sees it (its version is the ETag of the answer)")
 LESSON = Shape("Lesson", {
     "id": Text(), "moduleId": Text(), "title": Text(), "preview": Boolean(), "durationMin": Integer(default=0),
     "content": Text(default=""), "videoUrl": Text(nullable=True, format="uri")},
     description="A lesson with its content, for someone who may read it")
-card = COURSE_CARD.dump
+NEXT_LESSON = Shape("NextLesson", {"id": Text(), "moduleId": Text(), "title": Text()},
+                    description="The first lesson, in course order, not completed yet")
+FACET_VALUE = Shape("FacetValue", {"value": Text(), "count": Integer()})
+COURSE_FACETS = Shape("CourseFacets", {name: ListOf(FACET_VALUE) for name in FACETS},
+                      description="Per tag, level, category and language: how many courses have it")
 
 
-def public(course, full=False):
-    return COURSE_DETAIL.dump(course, full=full)
+def card(course, urls, names):
+    return COURSE_CARD.dump(course, urls=urls, names=names)
 
 
-def admin(course):
-    return COURSE_FOR_EDITING.dump(course, full=True)
+def public(db, urls, course, full=False):
+    return COURSE_DETAIL.dump(course, urls=urls, names=instructor_names(db, [course]), full=full)
 
 
-# --- changing --------------------------------------------------------------------------
-
-def create(db, fields, actor):
-    fields = COURSE.validate(fields)
-    stamp = now()
-    course = {"_id": new_id(), **_normalized(fields), "createdAt": stamp, "updatedAt": stamp}
-    _check(course)
-    course = _insert(db, course, fields.get("slug"))
-    audit.record(db, actor, "course.create", "course", course["_id"], slug=course["slug"],
-                 status=course["status"])
-    return course
-
-
-def update(db, course_id, fields, actor):
-    """Apply the named fields. The write is guarded by the ``updatedAt`` it was computed from,
-    so two concurrent edits cannot together break a rule that each kept alone (a published
-    course without lessons); the loser recomputes from the winner's result."""
-    changes = _normalized(CHANGES.validate(fields))
-    for _ in range(3):
-        current = get(db, course_id)
-        merged = {**current, **changes}
-        _check(merged)
-        changed = [name for name in EDITABLE if merged.get(name) != current.get(name)]
-        if not changed:
-            return current
-        previous = current.get("updatedAt")
-        # Strictly later, so the guard also fails for an edit made in the same millisecond.
-        stamp = max(now(), previous + timedelta(milliseconds=1)) if previous else now()
-        values = {name: merged[name] for name in changed}
-        if "title" in changed:
-            values["titleKey"] = merged["titleKey"]
-        try:
-            course = db.courses.find_one_and_update(
-                {"_id": course_id, "updatedAt": previous}, {"$set": {**values, "updatedAt": stamp}},
-                return_document=ReturnDocument.AFTER)
-        except DuplicateKeyError:
-            raise _slug_taken(changes["slug"]) from None
-        if course:
-            details = {"fields": changed}
-            if "status" in changed:
-                details["status"] = {"from": current["status"], "to": course["status"]}
-            audit.record(db, actor, "course.update", "course", course_id, **details)
-            return course
-    raise Conflict("The course is being edited by someone else; reload it and try again",
-                   code="edit_conflict")
-
-
-def remove(db, course_id, actor):
-    """Archive a course someone enrolled in (their enrollments, progress and certificates stay
-    readable), delete one nobody did. Returns ``"archived"`` or ``"deleted"``."""
-    course = get(db, course_id)
-    if db.enrollments.count_documents({"courseId": course_id}, limit=1):
-        db.courses.update_one({"_id": course_id},
-                              {"$set": {"status": "archived", "updatedAt": now()}})
-        audit.record(db, actor, "course.archive", "course", course_id, slug=course["slug"],
-                     previousStatus=course["status"])
-        return "archived"
-    if db.courses.delete_one({"_id": course_id}).deleted_count:
-        audit.record(db, actor, "course.delete", "course", course_id, slug=course["slug"],
-                     title=course["title"])
-    return "deleted"
-
-
-def slugify(title):
-    # Spelled out so that "C++" and "C" do not both become "c".
-    for sign, word in (("+", " plus "), ("#", " sharp "), ("&", " and ")):
-        title = title.replace(sign, word)
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:80].rstrip("-")
-    return slug or "course"  # a title in another script leaves no ASCII
-
-
-def _normalized(fields):
-    """The stored form of validated fields (any subset of them)."""
-    out = {name: value for name, value in fields.items() if name != "slug"}
-    if fields.get("slug"):  # empty or null: generate one (create) or keep it (update)
-        out["slug"] = fields["slug"]
-    if "title" in fields:
-        out["titleKey"] = fields["title"].casefold()
-    if "tags" in fields:
-        out["tags"] = list(dict.fromkeys(fields["tags"]))
-    if "modules" in fields:
-        out["modules"] = _with_ids(fields["modules"])
-    return out
-
-
-def _with_ids(modules):
-    """The modules with every id unique (else a ValidationError naming each repeat) and the
-    missing ones generated."""
-    errors, module_ids, lesson_ids_seen = {}, {}, {}
-    for i, module in enumerate(modules):
-        if module.get("id"):
-            first = module_ids.setdefault(module["id"], i)
-            if first != i:
-                errors[f"modules.{i}.id"] = f"repeats the id of modules.{first}"
-        for j, lesson in enumerate(module["lessons"]):
-            if lesson.get("id"):
-                first = lesson_ids_seen.setdefault(lesson["id"], f"modules.{i}.lessons.{j}")
-                if first != f"modules.{i}.lessons.{j}":
-                    errors[f"modules.{i}.lessons.{j}.id"] = f"repeats the id of {first}"
-    if errors:
-        raise ValidationError(errors)
-    taken = set(module_ids) | set(lesson_ids_seen)
-    return [{"id": module.get("id") or _fresh_id("m", taken), "title": module["title"],
-             "lessons": [{"id": lesson.get("id") or _fresh_id("l", taken), "title": lesson["title"],
-                          "preview": lesson["preview"], "durationMin": lesson["durationMin"],
-                          "content": lesson["content"], "videoUrl": lesson["videoUrl"] or None}
-                         for lesson in module["lessons"]]}
-            for module in modules]
-
-
-def _fresh_id(prefix, taken):
-    while True:
-        candidate = prefix + secrets.token_hex(4)
-        if candidate not in taken:
-            taken.add(candidate)
-            return candidate
-
-
-def _check(course):
-    if course["status"] == "published" and not lesson_count(course):
-        raise ValidationError({"status": "a published course needs at least one lesson"})
-
-
-def _insert(db, course, slug):
-    """Insert under ``slug``, or under the first free slug made from the title."""
-    if slug:
-        try:
-            db.courses.insert_one({**course, "slug": slug})
-        except DuplicateKeyError:
-            raise _slug_taken(slug) from None
-        return {**course, "slug": slug}
-    base = slugify(course["title"])
-    taken = {doc["slug"] for doc in db.courses.find(
-        {"slug": {"$regex": f"^{re.escape(base)}(-[0-9]+)?$"}}, {"slug": 1})}
-    races = 0
-    for n in itertools.count(1):
-        candidate = base if n == 1 else f"{base}-{n}"
-        if candidate in taken:
-            continue
-        try:
-            db.courses.insert_one({**course, "slug": candidate})
-            return {**course, "slug": candidate}
-        except DuplicateKeyError:  # created by someone else since we looked: try the next
-            races += 1
-            if races == 20:
-                raise Conflict("Could not find a free slug; choose one", code="slug_taken") from None
-
-
-def _slug_taken(slug):
-    return Conflict(f"The slug '{slug}' is already used by another course", code="slug_taken",
-                    fields={"slug": "is already used by another course"})
+def admin(db, urls, course):
+    return COURSE_FOR_EDITING.dump(course, urls=urls, names=instructor_names(db, [course]), full=True)

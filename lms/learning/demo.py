@@ -1,6 +1,6 @@
 """Demo content: a few published courses to click through on a fresh install.
 
-``seed`` goes through ``courses.create`` like any author would (same validation, audit entries
+``seed`` goes through ``authoring.create`` like any author would (same validation, audit entries
 by ``system``) and skips a course whose slug exists, so running it twice, or on a database
 where someone already edited a demo course, changes nothing. The three kinds cover the flows
 worth trying: a free course (enrolls at once), a paid one (checkout) and a paid one that
@@ -8,7 +8,7 @@ also needs an approved project before its certificate.
 """
 from .. import audit
 from ..errors import Conflict
-from . import courses
+from . import authoring
 
 
 def _lesson(lesson_id, title, minutes, content, preview=False):
@@ -19,6 +19,8 @@ def _lesson(lesson_id, title, minutes, content, preview=False):
 PYTHON = {
     "title": "Python Foundations", "slug": "python-foundations", "price": 0, "currency": "INR",
     "tags": ["python", "programming", "beginner"], "status": "published",
+    "level": "beginner", "category": "programming", "language": "en",
+    "outcomes": ["Write and run small Python programs", "Use conditions, loops and functions"],
     "description": "Start programming with Python: values, decisions, loops and functions, one "
                    "small working program at a time. No experience needed.",
     "modules": [
@@ -64,7 +66,8 @@ for three different totals.""")]},
 WEB = {
     "title": "Full-Stack Web Development with React and Node.js", "slug": "full-stack-react-node",
     "price": 49900, "currency": "INR", "tags": ["javascript", "react", "node", "web"],
-    "status": "published",
+    "status": "published", "level": "intermediate", "category": "web-development", "language": "en",
+    "outcomes": ["Build a React front end", "Serve a REST API with Node.js and Express"],
     "description": "Build and deploy a complete web application: a React front end, a REST API "
                    "on Node.js and Express, and a database behind it.",
     "modules": [
@@ -105,7 +108,8 @@ Add sign-up, sign-in and sign-out, and make the tasks API answer 401 to stranger
 DATA = {
     "title": "Data Analysis with pandas", "slug": "data-analysis-pandas", "price": 79900,
     "currency": "INR", "tags": ["python", "data", "pandas"], "status": "published",
-    "requiresProject": True,
+    "requiresProject": True, "level": "intermediate", "category": "data", "language": "en",
+    "outcomes": ["Clean and explore a data set with pandas", "Explain a finding with charts"],
     "description": "Clean, explore and explain real data sets with pandas and matplotlib, and "
                    "finish with an analysis project reviewed by a mentor.",
     "modules": [
@@ -146,7 +150,7 @@ def seed(db, actor=audit.SYSTEM):
         if db.courses.find_one({"slug": fields["slug"]}, {"_id": 1}):
             continue
         try:
-            created.append(courses.create(db, fields, actor)["slug"])
+            created.append(authoring.create(db, fields, actor)["slug"])
         except Conflict:  # another process seeded it a moment ago
             continue
     return created

@@ -23,13 +23,18 @@ ENROLLMENT = Shape("Enrollment", {
     "id": Text("_id"), "userId": Text(), "courseId": Text(), "status": OneOf(STATUSES),
     "paymentId": Text(nullable=True), "progress": Integer(default=0, description="0 to 100, rounded down"),
     "completedLessons": Integer(default=0), "totalLessons": Integer(default=0), "enrolledAt": Timestamp(),
-    "activatedAt": Timestamp(nullable=True), "completedAt": Timestamp(nullable=True),
-    "course": COURSE_REF(get=lambda enrollment, context: context.get("course"), optional=True)})
+    "activatedAt": Timestamp(nullable=True),
+    "completedAt": Timestamp(nullable=True, description="When every lesson was first done (kept if the course grows)"),
+    "lastLessonId": Text(nullable=True, description="The lesson completed most recently"),
+    "lastActivityAt": Timestamp(nullable=True),
+    "course": COURSE_REF(get=lambda enrollment, context: context.get("course"), optional=True),
+    "nextLesson": courses.NEXT_LESSON(get=lambda enrollment, context: context.get("next"), optional=True,
+                                      description="Where to continue (the learner's own list; absent when done)")})
 
 
-def public(enrollment, course=None):
+def public(enrollment, course=None, next_lesson=None):
     """The enrollment; with ``course`` (a course document) it names the course too."""
-    return ENROLLMENT.dump(enrollment, course=course)
+    return ENROLLMENT.dump(enrollment, course=course, next=next_lesson)
 
 
 def open_pending(db, user_id, course):
@@ -114,18 +119,37 @@ def rest_on(db, enrollment_id, old_payment_id, payment_id, actor):
     return enrollment
 
 
+def is_active(db, user_id, course_id):
+    return db.enrollments.count_documents({"userId": user_id, "courseId": course_id, "status": "active"}, limit=1) > 0
+
+
 def require_active(db, user_id, course_id):
     enrollment = db.enrollments.find_one({"userId": user_id, "courseId": course_id, "status": "active"})
     if not enrollment:
-        raise Forbidden("Enroll in this course first", code="not_enrolled")
+        raise not_enrolled()
     return enrollment
 
 
+def not_enrolled():
+    return Forbidden("Enroll in this course first", code="not_enrolled")
+
+
 def mine(db, user_id, page, limit):
+    """A page of the user's enrollments, each naming its course and the lesson to continue with."""
     listing = paginate(db.enrollments, {"userId": user_id}, [("enrolledAt", -1)], page, limit, lambda e: e)
     found = listing["items"]
-    titles = {c["_id"]: c for c in db.courses.find({"_id": {"$in": [e["courseId"] for e in found]}},
-                                                    {"title": 1, "slug": 1})}
-    listing["items"] = [public(e, titles.get(e["courseId"], {"_id": e["courseId"], "title": None, "slug": None}))
-                        for e in found]
+    ids = [e["courseId"] for e in found]
+    shown = {c["_id"]: c for c in db.courses.find({"_id": {"$in": ids}}, {"title": 1, "slug": 1, "modules.id": 1,
+                                                                          "modules.lessons.id": 1,
+                                                                          "modules.lessons.title": 1})}
+    done = {}
+    # All of the user's rows, on the prefix of their unique index: a two-field $in may cost a
+    # collection scan on some servers.
+    for row in db.progress.find({"userId": user_id}, {"courseId": 1, "lessonId": 1}):
+        done.setdefault(row["courseId"], set()).add(row["lessonId"])
+    listing["items"] = [
+        public(e, shown.get(e["courseId"], {"_id": e["courseId"], "title": None, "slug": None}),
+               courses.next_lesson(shown[e["courseId"]], done.get(e["courseId"], set())) if e["courseId"] in shown
+               else None)
+        for e in found]
     return listing

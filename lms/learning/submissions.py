@@ -17,7 +17,12 @@ Decisions:
   as the access control for now. The URL is only ever shown to the student and to staff.
 - A decision is final and made once: the update is guarded by ``status: "pending"``, so two
   mentors deciding at the same moment produce one decision and one 409 ``already_reviewed``.
-  Staff cannot decide on their own submissions.
+  Staff cannot decide on their own submissions, and instructors only on those of the courses
+  they teach (``courses.require_editor``); admins on every course's.
+- A decision is a status (``approved``/``rejected``) and the mentor's words are
+  ``mentorComments``, the names the submission shows them under. The student is told at once:
+  an in-app notification (``submission.reviewed``) and a mail with the decision, grade and
+  comments. They are sent after the decision is stored; a failure to queue them does not undo it.
 - Approval calls ``progress.certify_if_complete``, which creates the certificate record when
   every lesson is done (exactly once, by the unique index). It does so only while the
   student's enrollment is active, the same rule as completing a lesson; a refunded student's
@@ -30,6 +35,8 @@ from collections import namedtuple
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, ReturnDocument
 
 from .. import audit
+from ..accounts import notifications
+from ..adapters.mail import messages, queue as mail
 from ..db import new_id, now, paginate
 from ..errors import (BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError,
                       UnsupportedMediaType, ValidationError)
@@ -44,7 +51,8 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 # A whole multipart request: the files plus room for the form fields and part headers.
 MAX_UPLOAD_BYTES = MAX_FILES * MAX_FILE_BYTES + 1024 * 1024
 STATUSES = ("pending", "approved", "rejected")
-DECISIONS = {"approve": "approved", "reject": "rejected"}
+DECIDED = ("approved", "rejected")
+DECISIONS = {"approve": "approved", "reject": "rejected"}  # the deprecated names of the decisions
 SORTS = {"newest": DESC, "oldest": ASC}
 
 Upload = namedtuple("Upload", "name data content_type extension")
@@ -136,45 +144,62 @@ def mine(db, user_id, course_id, page, limit):
     return paginate(db.submissions, query, [("createdAt", DESC)], page, limit, public)
 
 
-def search(db, *, status=None, courseId=None, userId=None, sort="newest", page=1, limit=20):
-    """Submissions of every student for mentors; ``sort="oldest"`` gives a first-come queue."""
-    query = {name: value for name, value in
-             (("status", status), ("courseId", courseId), ("userId", userId)) if value}
-    return paginate(db.submissions, query, [("createdAt", SORTS[sort])], page, limit, public)
+def queue_query(*, status=None, courseId=None, userId=None, owned=None):
+    """The filter of the mentors' queue; ``owned`` (course ids, None for all) limits it to an
+    instructor's courses."""
+    return {name: value for name, value in (("status", status), ("courseId", courses.within(courseId, owned)),
+                                            ("userId", userId)) if value}
 
 
-def review(db, submission_id, decision, grade, comments, actor, *, cert_prefix):
-    """Approve or reject a pending submission, once. Returns (submission, certificate or None,
-    created) where the certificate is one this approval created."""
-    status = DECISIONS[decision]
+def review(db, submission_id, status, grade, comments, actor, *, cert_prefix):
+    """Approve or reject (``status``) a pending submission, once. Returns (submission,
+    certificate or None, created) where the certificate is one this approval created."""
+    current = db.submissions.find_one({"_id": submission_id})
+    if current is None:
+        raise NotFound("Submission not found")
+    if current["userId"] == actor.id:
+        raise Forbidden("You cannot review your own submission", code="own_submission")
+    course = db.courses.find_one({"_id": current["courseId"]})
+    if course:
+        courses.require_editor(course, actor)
+    elif actor.role not in courses.PRIVILEGED:
+        raise Forbidden("Only admins may review the submissions of a deleted course", code="not_course_instructor")
     submission = db.submissions.find_one_and_update(
-        {"_id": submission_id, "status": "pending", "userId": {"$ne": actor.id}},
+        {"_id": submission_id, "status": "pending"},
         {"$set": {"status": status, "verified": status == "approved", "grade": grade or None,
                   "mentorComments": comments or None, "reviewedBy": actor.id, "reviewedAt": now()}},
         return_document=ReturnDocument.AFTER)
     if submission is None:
         current = db.submissions.find_one({"_id": submission_id})
-        if current is None:
-            raise NotFound("Submission not found")
-        if current["userId"] == actor.id:
-            raise Forbidden("You cannot review your own submission", code="own_submission")
         raise Conflict(f"This submission was already {current['status']}", code="already_reviewed",
                        extra={"submission": public(current)})
-    audit.record(db, actor, f"submission.{decision}", "submission", submission_id,
-                 userId=submission["userId"], courseId=submission["courseId"], grade=submission["grade"])
-    if status != "approved":
-        return submission, None, False
-    return (submission, *_certify(db, submission, actor, cert_prefix))
-
-
-def _certify(db, submission, actor, cert_prefix):
+    audit.record(db, actor, f"submission.{'approve' if status == 'approved' else 'reject'}", "submission",
+                 submission_id, userId=submission["userId"], courseId=submission["courseId"], grade=submission["grade"])
     student = db.users.find_one({"_id": submission["userId"]})
-    course = db.courses.find_one({"_id": submission["courseId"]})
-    if not (student and course):
-        return None, False
+    if student:
+        _tell(db, student, submission, course)
+    if status != "approved" or not (student and course):
+        return submission, None, False
+    return (submission, *_certify(db, student, course, actor, cert_prefix))
+
+
+def _tell(db, student, submission, course):
+    """The student's notification and mail about the decision."""
+    title = " ".join((course or {}).get("title", "your course").split())
+    outcome = "was approved" if submission["status"] == "approved" else "needs more work"
+    grade = f"Grade: {submission['grade']}" if submission["grade"] else ""
+    comments = submission["mentorComments"] or "No comments."
+    notifications.add(db, student["_id"], "submission.reviewed", f"Your project {outcome}",
+                      " · ".join(part for part in (title, grade, comments[:500]) if part))
+    message = messages.render("submission_reviewed", name=student["name"], course=title, outcome=outcome,
+                              grade=grade, comments=comments)
+    mail.enqueue(db, student["email"], message, kind="submission")
+
+
+def _certify(db, student, course, actor, cert_prefix):
     try:
         enrollments.require_active(db, student["_id"], course["_id"])
     except Forbidden:
         return None, False  # no longer enrolled: see the module docstring
-    _, cert, created = progress.certify_if_complete(db, student, course, actor, cert_prefix=cert_prefix)
+    _, cert, created = progress.certify_if_complete(db, student, course["_id"], actor, cert_prefix=cert_prefix)
     return (cert, True) if created else (None, False)

@@ -20,6 +20,13 @@ Decisions:
   ``re.escape``, so ``.``, ``(`` or ``+`` match themselves.
 - ``enrollments``: "completions" counts enrollments with ``completedAt`` (every lesson done);
   "certificates" counts issued ones (status ``active``), not pending, failed or revoked.
+- Rows name what their ids refer to: an enrollment or submission its student (name and e-mail)
+  and course (title), a submission its reviewer, an audit entry its actor. The names are read
+  for each page (or export batch) with one lookup per collection, so they are current (a
+  renamed student shows under the new name); a deleted one shows as null beside its id.
+- Instructors see the enrollments and submissions of the courses they teach
+  (``courses.owned_ids``), admins every course's. The students list stays open to all staff: it
+  is how a mentor finds a learner; what it shows per student is counts.
 """
 import re
 
@@ -28,7 +35,7 @@ from pymongo import ASCENDING as ASC, DESCENDING as DESC
 from .. import audit
 from ..accounts import users
 from ..db import paginate
-from ..learning import enrollments
+from ..learning import courses as catalog, enrollments, submissions
 from ..schema import Integer, Shape, Text
 from . import between
 from .exports import BATCH, batches, csv_stream, named_export
@@ -42,7 +49,7 @@ STUDENT_COLUMNS = ("id", "name", "email", "disabled", "createdAt", "enrollments"
                    "completions", "certificates")
 ENROLLMENT_COLUMNS = ("id", "userId", "userName", "userEmail", "courseId", "courseTitle", "status",
                       "progress", "completedLessons", "totalLessons", "enrolledAt", "activatedAt",
-                      "completedAt", "paymentId")
+                      "completedAt", "lastActivityAt", "lastLessonId", "paymentId")
 
 
 # --- students ---------------------------------------------------------------------------
@@ -77,11 +84,15 @@ STUDENT_ROW = users.USER.extend("StudentRow", {
     name: Integer(get=lambda user, context, name=name: context["counts"][name])
     for name in ("enrollments", "activeEnrollments", "completions", "certificates")},
     description="A student with the counts of their enrollments, completions and issued certificates")
-PERSON_REF = Shape("PersonRef", {"id": Text(), "name": Text(nullable=True), "email": Text(nullable=True)})
-ENROLLMENT_ROW = enrollments.ENROLLMENT.extend("EnrollmentRow", {
-    "course": enrollments.COURSE_REF(get=lambda enrollment, context: context["course"]),
-    "user": PERSON_REF(get=lambda enrollment, context: context["user"])},
-    description="An enrollment with its student and course named")
+PERSON_REF = Shape("PersonRef", {"id": Text(), "name": Text(nullable=True), "email": Text(nullable=True)},
+                   description="A person a row refers to (name and e-mail null for system, razorpay, or a deleted user)")
+NAMED = {"course": enrollments.COURSE_REF(get=lambda row, context: context["courses"][row["courseId"]]),
+         "user": PERSON_REF(get=lambda row, context: context["people"][row["userId"]])}
+ENROLLMENT_ROW = enrollments.ENROLLMENT.extend("EnrollmentRow", NAMED,
+                                               description="An enrollment with its student and course named")
+SUBMISSION_ROW = submissions.SUBMISSION.extend("SubmissionRow", {
+    **NAMED, "reviewer": PERSON_REF(get=lambda row, context: context["people"].get(row["reviewedBy"]), nullable=True)},
+    description="A submission with its student, course and reviewer named")
 
 
 def student(user, counts):
@@ -110,40 +121,66 @@ def students_csv(db, actor, *, q=None, sort="newest"):
 
 # --- enrollments ------------------------------------------------------------------------
 
-def _enrollment_query(courseId=None, userId=None, status=None, start=None, end=None):
-    query = {k: v for k, v in (("courseId", courseId), ("userId", userId), ("status", status)) if v}
+def _enrollment_query(courseId=None, userId=None, status=None, start=None, end=None, owned=None):
+    query = {k: v for k, v in (("courseId", catalog.within(courseId, owned)), ("userId", userId),
+                               ("status", status)) if v}
     return {**query, **between("enrolledAt", start, end)}
 
 
+def names(db, user_ids=(), course_ids=()):
+    """The people and courses rows refer to, by id (every id present; unknown ones with nulls)."""
+    user_ids, course_ids = list(set(user_ids) - {None}), list(set(course_ids))
+    people = {uid: {"id": uid, "name": None, "email": None} for uid in user_ids}
+    people.update({u["_id"]: {"id": u["_id"], "name": u["name"], "email": u["email"]}
+                   for u in db.users.find({"_id": {"$in": user_ids}}, {"name": 1, "email": 1})} if user_ids else {})
+    titled = {cid: {"_id": cid, "title": None, "slug": None} for cid in course_ids}
+    titled.update({c["_id"]: c for c in db.courses.find({"_id": {"$in": course_ids}}, {"title": 1, "slug": 1})}
+                  if course_ids else {})
+    return {"people": people, "courses": titled}
+
+
+def named(db, shape, batch, *people_fields):
+    """``batch`` dumped as ``shape`` with the names of its people (``userId`` and
+    ``people_fields``) and courses."""
+    found = names(db, [row.get(f) for row in batch for f in ("userId", *people_fields)],
+                  [row["courseId"] for row in batch])
+    return [shape.dump(row, found) for row in batch]
+
+
 def _with_people(db, batch):
-    """The enrollments of ``batch`` with their course's and student's names (two lookups)."""
-    courses = {c["_id"]: c for c in db.courses.find(
-        {"_id": {"$in": list({e["courseId"] for e in batch})}}, {"title": 1, "slug": 1})}
-    people = {u["_id"]: u for u in db.users.find(
-        {"_id": {"$in": list({e["userId"] for e in batch})}}, {"name": 1, "email": 1})}
-    shown = []
-    for e in batch:
-        course = courses.get(e["courseId"], {"_id": e["courseId"], "title": None, "slug": None})
-        person = people.get(e["userId"], {})
-        shown.append(ENROLLMENT_ROW.dump(e, course=course, user={
-            "id": e["userId"], "name": person.get("name"), "email": person.get("email")}))
-    return shown
+    return named(db, ENROLLMENT_ROW, batch)
 
 
-def enrollment_list(db, *, sort="newest", page=1, limit=20, **filters):
-    found = paginate(db.enrollments, _enrollment_query(**filters), ENROLLMENT_SORTS[sort], page, limit, dict)
+def enrollment_list(db, actor, *, sort="newest", page=1, limit=20, **filters):
+    query = _enrollment_query(**filters, owned=catalog.owned_ids(db, actor))
+    found = paginate(db.enrollments, query, ENROLLMENT_SORTS[sort], page, limit, dict)
     return {**found, "items": _with_people(db, found["items"])}
 
 
+def submission_rows(db, actor, *, sort="newest", page=1, limit=20, **filters):
+    """The mentors' review queue (``sort="oldest"``: first come, first served)."""
+    query = submissions.queue_query(**filters, owned=catalog.owned_ids(db, actor))
+    found = paginate(db.submissions, query, [("createdAt", submissions.SORTS[sort])], page, limit, dict)
+    return {**found, "items": named(db, SUBMISSION_ROW, found["items"], "reviewedBy")}
+
+
 def enrollments_csv(db, actor, *, sort="newest", **filters):
-    cursor = db.enrollments.find(_enrollment_query(**filters)).sort(ENROLLMENT_SORTS[sort])
+    query = _enrollment_query(**filters, owned=catalog.owned_ids(db, actor))
+    cursor = db.enrollments.find(query).sort(ENROLLMENT_SORTS[sort])
     return named_export(db, actor, "enrollments", cursor, filters, _with_people, ENROLLMENT_COLUMNS, sort=sort)
 
 
 # --- the audit trail --------------------------------------------------------------------
 
+AUDIT_ROW = audit.AUDIT_ENTRY.extend("AuditRow", {
+    "actor": PERSON_REF(get=lambda entry, context: context["people"][entry["actorId"]])},
+    description="An audit entry with its actor named")
+
+
 def audit_entries(db, *, page=1, limit=20, start=None, end=None, **filters):
     """Audit entries, newest first; ``filters`` are exact matches on action, actorId,
     targetType, targetId and requestId."""
     query = {**{k: v for k, v in filters.items() if v}, **between("timestamp", start, end)}
-    return paginate(db.auditLogs, query, [("timestamp", DESC), ("_id", DESC)], page, limit, audit.public)
+    found = paginate(db.auditLogs, query, [("timestamp", DESC), ("_id", DESC)], page, limit, dict)
+    people = names(db, [entry["actorId"] for entry in found["items"]])
+    return {**found, "items": [AUDIT_ROW.dump(entry, people) for entry in found["items"]]}

@@ -20,15 +20,15 @@ from ..accounts.notifications import NOTIFICATION
 from ..accounts.privacy import EXPORT as ACCOUNT_EXPORT
 from ..accounts.sessions import SESSION
 from ..accounts.users import USER
-from ..audit import AUDIT_ENTRY
 from ..certificates.shapes import CERTIFICATE, CERTIFICATE_STATUS, PUBLIC_CERTIFICATE, SHARED_CERTIFICATE
-from ..learning.courses import COURSE_CARD, COURSE_DETAIL, COURSE_FOR_EDITING, LESSON
+from ..learning.courses import COURSE_CARD, COURSE_DETAIL, COURSE_FACETS, COURSE_FOR_EDITING, LESSON
 from ..learning.enrollments import ENROLLMENT
 from ..learning.progress import PROGRESS, PROGRESS_DETAIL
 from ..learning.submissions import SUBMISSION
 from ..payments import CHECKOUT_ORDER, PAYMENT, PAYMENT_DETAIL
 from ..reports.analytics import ANALYTICS
-from ..reports.lists import ENROLLMENT_ROW, STUDENT_ROW
+from ..reports.courses import COURSE_ANALYTICS, ROSTER_ROW
+from ..reports.lists import AUDIT_ROW, ENROLLMENT_ROW, STUDENT_ROW, SUBMISSION_ROW
 from ..reports.payments import ORDER, PAYMENT_ROW, REJECTED
 from ..schema import Anything, Boolean, Integer, ListOf, OneOf, Page, Query, Replies, Reply, Text
 from . import accounts, admin, catalog, certificates, events, files, learning, payments, profile, submissions, system
@@ -84,6 +84,10 @@ def signed_in(status=200):
 
 
 REVIEWED = Reply(submission=SUBMISSION, certificateCreated=Boolean(), certId=Text(optional=True))
+EDITING = Reply(course=COURSE_FOR_EDITING)
+EDITOR = (*NOT_FOUND, "403 not_course_instructor")
+EDITS = (*EDITOR, "409 slug_taken", "409 edit_conflict", "409 course_has_enrollments", "412 precondition_failed")
+IF_MATCH = " Send If-Match with the course's ETag to be refused (412) if it changed since you read it."
 ROUTES = [
     R("GET", "/api/health", system.health, "anyone",
       "Service and dependency status; staff also see the queues, host, process and versions",
@@ -164,26 +168,50 @@ ROUTES = [
 
     # catalog
     R("GET", "/api/courses", catalog.list_courses, "anyone",
-      "Published courses: search, filter by tag and price, sort, paginate",
+      "Published courses: search, filter by tag, level, category, language, instructor and price, sort, paginate",
       query=catalog.CATALOG_QUERY, cache="courses", reply=Page(COURSE_CARD)),
+    R("GET", "/api/courses/facets", catalog.course_facets, "anyone",
+      "How many published courses the filters select, per tag, level, category and language",
+      query=catalog.FACETS_QUERY, cache="courses", reply=Reply(total=Integer(), facets=COURSE_FACETS)),
     R("GET", "/api/courses/<slug>", catalog.get_course, "anyone",
-      "A course's modules and lessons; content only for preview lessons",
+      "A course's modules and lessons; content only for preview lessons (archived courses stay readable)",
       cache="courses", reply=Reply(course=COURSE_DETAIL), errors=NOT_FOUND),
+    R("GET", "/api/courses/<id>/thumbnail", catalog.thumbnail, "anyone",
+      "The course's image: a redirect to where it is stored (cacheable for a day with the current v)",
+      query=catalog.THUMBNAIL_QUERY, redirects=True, errors=NOT_FOUND),
     R("GET", "/api/admin/courses", catalog.list_all_courses, "staff",
       "Every course in any status: search, filter, paginate", query=catalog.ADMIN_QUERY, reply=Page(COURSE_CARD)),
-    R("POST", "/api/admin/courses", catalog.create_course, "staff", "Create a course (draft unless told otherwise)",
-      body=catalog.courses.COURSE, invalidates=("courses",), reply=Reply(201, course=COURSE_FOR_EDITING),
+    R("POST", "/api/admin/courses", catalog.create_course, "staff",
+      "Create a course (draft unless told otherwise); an instructor who creates one teaches it",
+      body=catalog.authoring.COURSE, invalidates=("courses",), reply=Reply(201, course=COURSE_FOR_EDITING),
       errors=("409 slug_taken",)),
     R("GET", "/api/admin/courses/<id>", catalog.get_course_for_editing, "staff",
-      "A course with every lesson's content, for the editor", reply=Reply(course=COURSE_FOR_EDITING),
-      errors=NOT_FOUND),
+      "A course with every lesson's content, for the editor; its ETag is the course's version",
+      reply=EDITING, errors=NOT_FOUND),
     R("PUT", "/api/admin/courses/<id>", catalog.update_course, "staff",
-      "Change the fields named in the body; modules are replaced whole",
-      body=catalog.courses.CHANGES, invalidates=("courses",), reply=Reply(course=COURSE_FOR_EDITING),
-      errors=(*NOT_FOUND, "409 slug_taken", "409 edit_conflict")),
+      "Change the fields named in the body; modules is the new outline, where a module or lesson sent with its id "
+      "keeps what it leaves out, and removing lessons with learners' progress needs confirmRemoval." + IF_MATCH,
+      body=catalog.EDIT, invalidates=("courses",), reply=EDITING, errors=(*EDITS, "409 lessons_have_progress")),
+    R("PATCH", "/api/admin/courses/<id>", catalog.edit_course, "staff",
+      "Change the fields named in the body (title, price, status...), leaving the modules as they are." + IF_MATCH,
+      body=catalog.authoring.DETAILS, invalidates=("courses",), reply=EDITING, errors=EDITS),
     R("DELETE", "/api/admin/courses/<id>", catalog.remove_course, "staff",
       "Archive a course with enrollments, delete one without", invalidates=("courses",),
-      reply=Reply(id=Text(), outcome=OneOf(("archived", "deleted"))), errors=NOT_FOUND),
+      reply=Reply(id=Text(), outcome=OneOf(("archived", "deleted"))), errors=EDITOR),
+    R("PUT", "/api/admin/courses/<id>/thumbnail", catalog.upload_thumbnail, "staff",
+      "Set the course's image: multipart/form-data with one PNG or JPEG (field 'file', at most 2 MB)",
+      upload=catalog.THUMBNAIL_FORM, invalidates=("courses",), reply=EDITING,
+      errors=(*EDITOR, "400 invalid_multipart", "400 validation_error", "400 empty_file", "413 file_too_large",
+              "415 unsupported_file_type", "409 edit_conflict", "503 storage_unavailable")),
+    R("DELETE", "/api/admin/courses/<id>/thumbnail", catalog.remove_thumbnail, "staff",
+      "Remove the course's image", invalidates=("courses",), reply=EDITING,
+      errors=(*EDITOR, "409 edit_conflict")),
+    R("GET", "/api/admin/courses/<id>/students", admin.course_students, "staff",
+      "A course's roster: each student's progress, last activity, latest submission and certificate; CSV",
+      query=admin.ROSTER, media=("application/json", "text/csv"), reply=Page(ROSTER_ROW), errors=EDITOR),
+    R("GET", "/api/admin/courses/<id>/analytics", admin.course_analytics, "staff",
+      "A course's numbers: enrollments, completions and their rate, median time to complete, revenue, "
+      "per-lesson drop-off", reply=Reply.flat(COURSE_ANALYTICS), errors=EDITOR),
 
     # learning
     R("POST", "/api/enroll", learning.enroll, "user",
@@ -215,12 +243,12 @@ ROUTES = [
     R("GET", "/api/submissions", submissions.my_submissions, "user", "Own submissions, newest first",
       query=submissions.MINE, reply=Page(SUBMISSION)),
     R("GET", "/api/admin/submissions", submissions.review_queue, "staff",
-      "Every student's submissions: filter by status, course, student; oldest first for a review queue",
-      query=submissions.REVIEW_QUEUE, reply=Page(SUBMISSION)),
+      "Submissions of the courses one teaches (admins: all), with names: filter by status, course, student; "
+      "oldest first for a review queue", query=submissions.REVIEW_QUEUE, reply=Page(SUBMISSION_ROW)),
     R("POST", "/api/admin/verify-submission", submissions.verify, "staff",
-      "Approve or reject a pending submission, once; approval may create the certificate",
-      body=submissions.VERIFY, reply=REVIEWED,
-      errors=(*NOT_FOUND, "403 own_submission", "409 already_reviewed")),
+      "Approve or reject (status) a pending submission of a course one teaches, once; the student is told "
+      "(mail and notification); approval may create the certificate", body=submissions.VERIFY, reply=REVIEWED,
+      errors=(*NOT_FOUND, "403 own_submission", "403 not_course_instructor", "409 already_reviewed")),
     R("GET", "/files/<key:path>", files.serve_file, "anyone",
       "A stored file (local storage only): PDFs and images inline, anything else as a download",
       tags=("files",), media=("application/pdf", "image/png", "image/jpeg", "application/zip", "text/plain",
@@ -301,12 +329,12 @@ ROUTES = [
       "Students: search by name or e-mail, counts of enrollments, completions and certificates; CSV",
       query=admin.STUDENTS, media=("application/json", "text/csv"), reply=Page(STUDENT_ROW)),
     R("GET", "/api/admin/enrollments", admin.list_enrollments, "staff",
-      "Enrollments: filter by course, student, status and date; sort; CSV",
+      "Enrollments of the courses one teaches (admins: all): filter by course, student, status and date; sort; CSV",
       query=admin.ENROLLMENTS, media=("application/json", "text/csv"), reply=Page(ENROLLMENT_ROW)),
-    R("GET", "/api/admin/analytics", admin.show_analytics, "staff",
+    R("GET", "/api/admin/analytics", admin.show_analytics, "admin",
       "Totals and per-day series of enrollments, completions, certificates, revenue; top courses",
       query=admin.ANALYTICS, reply=Reply.flat(ANALYTICS)),
     R("GET", "/api/admin/logs", admin.list_logs, "admin",
       "The audit trail, newest first: filter by action, actor, target, request and date",
-      query=admin.LOGS, reply=Page(AUDIT_ENTRY)),
+      query=admin.LOGS, reply=Page(AUDIT_ROW)),
 ]

@@ -1,16 +1,19 @@
-"""The staff's reports: students, enrollments, analytics; every account and the audit trail (admins).
+"""The staff's reports: students, enrollments, a course's roster and numbers, the site-wide
+analytics; every account and the audit trail (admins).
 
 Lists answer JSON pages, or a streamed CSV of every matching row with ``?format=csv`` or
 ``Accept: text/csv`` (see ``lms.reports.exports``). Time filters ``from`` and ``to`` take a UTC date or
 a time with its zone (``lms.reports.Instant``); a malformed one, an unknown parameter or a ``limit``
 above 100 is a 400 naming the parameter.
 """
+from functools import partial
+
 import bottle
 
 from .. import reports
 from ..learning import enrollments
 from ..accounts.users import ROLES
-from ..reports import analytics, lists, users
+from ..reports import analytics, courses, lists, users
 from ..schema import PAGE, Bool, Id, Query, Str
 
 CSV = ("application/json", "text/csv")
@@ -24,6 +27,8 @@ STUDENTS = Query(q=Str(max=100, required=False, description="Part of the name or
 ENROLLMENTS = Query(courseId=Id(required=False), userId=Id(required=False),
                     status=Str(choices=enrollments.STATUSES, required=False),
                     sort=Str(choices=lists.ENROLLMENT_SORTS, default="newest"), **WHEN, **FORMAT, **PAGE)
+ROSTER = Query(status=Str(choices=enrollments.STATUSES, required=False),
+               sort=Str(choices=courses.SORTS, default="newest"), **FORMAT, **PAGE)
 USERS = Query(q=Str(max=100, required=False, description="Part of the name or e-mail"),
               role=Str(choices=ROLES, required=False), disabled=Bool(required=False),
               sort=Str(choices=lists.STUDENT_SORTS, default="newest"), **FORMAT, **PAGE)
@@ -71,7 +76,19 @@ def filtered_list(name, db, query, actor, page, export):
 
 
 def list_enrollments(db, query, actor):
-    return filtered_list("enrollments", db, query, actor, lists.enrollment_list, lists.enrollments_csv)
+    return filtered_list("enrollments", db, query, actor, partial(lists.enrollment_list, actor=actor),
+                         lists.enrollments_csv)
+
+
+def course_students(db, id, query, actor):
+    if _wants_csv(query):
+        query.pop("page"), query.pop("limit")
+        return _download(f"course-{id}-students", courses.roster_csv(db, actor, id, **query))
+    return courses.roster(db, actor, id, **query)
+
+
+def course_analytics(db, id, actor):
+    return courses.numbers(db, actor, id)
 
 
 def show_analytics(db, query):

@@ -1,4 +1,10 @@
-"""Enrollment, lesson access and progress."""
+"""Enrollment, lesson access and progress.
+
+Lessons: staff read any; a learner with an active enrollment reads every lesson of their
+course whatever its status (an archived course stays theirs); anyone else reads the preview
+lessons of a published or archived course. A draft is a 404 to everyone but staff and its
+learners.
+"""
 from ..errors import NotFound, Unauthenticated
 from ..learning import courses, enrollments, progress
 from ..payments import Terms, checkout
@@ -25,16 +31,19 @@ def my_enrollments(db, user, query):
 
 
 def lesson(db, slug, lessonId, user):
-    course = courses.get_by_slug(db, slug, include_unpublished=bool(user and user["role"] != "student"))
+    staff = bool(user and user["role"] != "student")
+    course = courses.get_by_slug(db, slug, include_drafts=True)
+    learner = bool(user) and enrollments.is_active(db, user["id"], course["_id"])
+    if course["status"] == "draft" and not (staff or learner):
+        raise NotFound("Course not found")
     found = courses.find_lesson(course, None, lessonId)
     if not found:
         raise NotFound("Lesson not found")
     module, item = found
-    if not item.get("preview"):
+    if not (item["preview"] or staff or learner):
         if user is None:
             raise Unauthenticated("Sign in to open this lesson")
-        if user["role"] == "student":
-            enrollments.require_active(db, user["id"], course["_id"])
+        raise enrollments.not_enrolled()
     return {"lesson": courses.LESSON.dump({**item, "moduleId": module["id"]})}
 
 

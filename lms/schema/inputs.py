@@ -9,6 +9,7 @@ bounded, lengths are bounded, unknown body
 fields are ignored (DESIGN §5) and unknown query parameters are an error, so a typo in a filter
 is not silently a different question.
 """
+import copy
 import re
 from urllib.parse import urlsplit
 
@@ -24,11 +25,12 @@ class Invalid(Exception):
 class Field:
     type = None
 
-    def __init__(self, *, required=True, default=MISSING, nullable=False, description=None):
+    def __init__(self, *, required=True, default=MISSING, nullable=False, description=None, deprecated=False):
         self.required = required and default is MISSING
         self.default = default
         self.nullable = nullable
         self.description = description
+        self.deprecated = deprecated  # an alias kept for one release: documented as such
 
     def clean(self, value, query=False):
         raise NotImplementedError
@@ -37,10 +39,16 @@ class Field:
         schema = {"type": [self.type, "null"] if self.nullable else self.type}
         if self.description:
             schema["description"] = self.description
+        if self.deprecated:
+            schema["deprecated"] = True
         return {**schema, **self._constraints()}
 
     def _constraints(self):
         return {}
+
+    def edit(self):
+        """This field as part of a PUT or PATCH body: objects in it refuse unknown fields too."""
+        return self
 
 
 class Str(Field):
@@ -208,6 +216,11 @@ class List(Field):
             raise ValidationError(errors)
         return out
 
+    def edit(self):
+        strict = copy.copy(self)
+        strict.item = self.item.edit()
+        return strict
+
     def _constraints(self):
         out = {"items": self.item.json_schema(), "maxItems": self.max}
         if self.min:
@@ -220,7 +233,7 @@ class Obj(Field):
     type = "object"
 
     def __init__(self, fields=None, *, strict=False, **named):
-        kwargs = {k: named.pop(k) for k in ("required", "default", "nullable", "description")
+        kwargs = {k: named.pop(k) for k in ("required", "default", "nullable", "description", "deprecated")
                   if k in named}
         super().__init__(**kwargs)
         self.fields = {**(fields or {}), **named}
@@ -267,9 +280,12 @@ class Obj(Field):
         return Obj(self.fields, description=self.description)
 
     def edit(self):
-        """This shape with unknown fields refused: the body of a PUT or PATCH, where a field the
-        server does not know would be a silent no-op edit."""
-        return Obj(self.fields, strict=True, description=self.description)
+        """This shape with unknown fields refused, in nested objects too (a module's lessons): the
+        body of a PUT or PATCH, where a field the server does not know would be a silent no-op edit."""
+        strict = copy.copy(self)
+        strict.fields = {name: field.edit() for name, field in self.fields.items()}
+        strict.strict = True
+        return strict
 
     def _constraints(self):
         out = {"properties": {n: f.json_schema() for n, f in self.fields.items()}}

@@ -106,7 +106,8 @@ class OneOf(Out):
         self.choices = tuple(choices)
 
     def _schema(self):
-        return {"type": "string", "enum": list(self.choices)}
+        # A nullable choice lists null among the values too: an enum is checked apart from the type.
+        return {"type": "string", "enum": [*self.choices, *([None] if self.nullable else [])]}
 
 
 class Anything(Out):

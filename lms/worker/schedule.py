@@ -3,12 +3,14 @@
 ``schedule(worker, runtime)`` registers them on a ``runner.Worker``; ``lms.py`` calls it for the
 in-process worker and for ``python lms.py worker`` alike. Tasks marked ``on_wake`` also run at
 once when the worker is woken (a job was enqueued in this process, a render finished), which is
-what makes a new certificate active within about a second instead of at the next tick.
+what makes a new certificate active, or a course's progress recounted after an edit, within
+about a second instead of at the next tick.
 """
 from ..accounts import emails
 from ..adapters.mail import queue as mail
 from ..certificates import issuing
 from ..db import now
+from ..learning import progress
 from ..payments import Terms, capture, reconcile
 
 CLEAN_UP_SECONDS = 600
@@ -24,6 +26,9 @@ def schedule(worker, runtime):
 
     def deliver_mail():
         mail.deliver_due(db, runtime.mailer, worker.id)
+
+    def recount_progress():  # a course's lessons changed: every enrollment's numbers
+        progress.recount_due(db, worker.id, cert_prefix=runtime.settings.cert_prefix)
 
     def run_errands():  # account mail that depends on whether an account exists
         emails.run_errands(db, runtime.urls, worker.id)
@@ -44,6 +49,7 @@ def schedule(worker, runtime):
 
     worker.every(1, issue_certificates, on_wake=True)
     worker.every(1, deliver_mail, on_wake=True)  # a new certificate queues its mail: send it now
+    worker.every(1, recount_progress, on_wake=True)
     worker.every(1, run_errands, on_wake=True)
     worker.every(1, capture_payments, on_wake=True)
     worker.every(60, reconcile_payments)

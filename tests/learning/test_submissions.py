@@ -1,15 +1,18 @@
 """Project submissions: JSON or multipart uploads typed by their bytes, nothing half-stored,
 the student's own history, and a mentor's one decision, which may earn the certificate."""
+import email
+import email.policy
 import re
 import threading
 from urllib.parse import urlsplit
 
 import pytest
 
+from lms.adapters.mail.queue import deliver_due
 from lms.learning.submissions import MAX_FILE_BYTES
 from support.app import post_bytes
 from support.factories import (EXE, JPEG, PDF, PNG, REPO, TEXT, complete_course, create_course, create_user, enrolled,
-                               zipped)
+                               teaching, zipped)
 from support.live import call
 from support.submissions import nothing_stored, stored_files, upload
 
@@ -185,9 +188,18 @@ def test_resubmitting_keeps_the_history_and_lists_show_only_ones_own(signed_in, 
 
 # --- mentor review -----------------------------------------------------------------------
 
-def verify(client, submission_id, decision="approve", status=200, **fields):
-    return client.post_json("/api/admin/verify-submission",
-                            {"submissionId": submission_id, "decision": decision, **fields}, status=status)
+def verify(client, submission_id, decision="approve", status=200, status_field=None, **fields):
+    """A review; ``status_field`` sends the decision under its current name instead of ``decision``."""
+    named = {"status": status_field} if status_field else {"decision": decision}
+    return client.post_json("/api/admin/verify-submission", {"submissionId": submission_id, **named, **fields},
+                            status=status)
+
+
+def mentor_of(signed_in, db, course):
+    """A client signed in as an instructor who teaches ``course``."""
+    mentor = signed_in("instructor")
+    teaching(db, course, mentor)
+    return mentor
 
 
 def submitted(student, course):
@@ -199,7 +211,7 @@ def submitted(student, course):
 def test_a_mentor_decides_once_with_grade_and_comments_and_it_is_audited(signed_in, db, decision, status):
     student, course = enrolled(signed_in, db)
     submission_id = submitted(student, course)
-    mentor = signed_in("instructor")
+    mentor = mentor_of(signed_in, db, course)
     reply = verify(mentor, submission_id, decision, grade="92/100", comments="Clean code.\nAdd tests.").json
     shown = reply["submission"]
     assert (shown["status"], shown["verified"], shown["grade"], shown["mentorComments"]) == (
@@ -254,7 +266,9 @@ def test_racing_mentors_produce_one_decision(live_server, db):
     _, body, _ = call("POST", server.url + "/api/submissions", {"courseId": course["_id"], "submissionUrl": REPO},
                       student_headers)
     submission_id = body["submission"]["id"]
-    mentors = [server.sign_in(create_user(db, "instructor")) for _ in range(4)]
+    instructors = [create_user(db, "instructor") for _ in range(4)]
+    teaching(db, course, *instructors)
+    mentors = [server.sign_in(instructor) for instructor in instructors]
     barrier, answers = threading.Barrier(4), []
 
     def decide(headers, decision):
@@ -273,7 +287,7 @@ def test_the_review_queue_lists_every_students_submissions_for_staff(signed_in, 
     second, _ = enrolled(signed_in, db)
     second.post_json("/api/enroll", {"courseId": course["_id"], "paymentMode": "simulated"})
     ids = [submitted(first, course), submitted(second, course)]
-    mentor = signed_in("instructor")
+    mentor = mentor_of(signed_in, db, course)
     verify(mentor, ids[0], "reject")
     queue = mentor.get("/api/admin/submissions?status=pending").json
     assert ([s["id"] for s in queue["items"]], queue["total"]) == ([ids[1]], 1)
@@ -290,7 +304,7 @@ def test_a_project_course_is_certified_upon_approval_exactly_once(signed_in, db)
     student, course = enrolled(signed_in, db, price=0, requiresProject=True)
     assert complete_course(student, course)["certificateCreated"] is False
     rejected, approved, later = submitted(student, course), submitted(student, course), submitted(student, course)
-    mentor = signed_in("instructor")
+    mentor = mentor_of(signed_in, db, course)
     assert verify(mentor, rejected, "reject").json["certificateCreated"] is False
     assert db.certificates.count_documents({}) == 0
     reply = verify(mentor, approved).json
@@ -320,3 +334,60 @@ def test_an_approval_after_a_refund_issues_no_certificate(signed_in, db):
     reply = verify(signed_in("admin"), submission_id).json
     assert reply["submission"]["status"] == "approved" and reply["certificateCreated"] is False
     assert db.certificates.count_documents({}) == 0
+
+
+# --- one name per concept, and the student is told -------------------------------------------
+
+def test_a_review_names_its_decision_status_and_the_comments_mentor_comments(signed_in, db, runtime):
+    student, course = enrolled(signed_in, db)
+    mentor = mentor_of(signed_in, db, course)
+    reply = verify(mentor, submitted(student, course), status_field="rejected", grade="C",
+                   mentorComments="Add tests.\nThen resubmit.").json["submission"]
+    assert (reply["status"], reply["mentorComments"], reply["grade"]) == ("rejected", "Add tests.\nThen resubmit.", "C")
+    [note] = student.get("/api/user/notifications").json["items"]
+    assert (note["kind"], note["title"]) == ("submission.reviewed", "Your project needs more work")
+    assert course["title"] in note["body"] and "Grade: C" in note["body"] and "Add tests." in note["body"]
+    assert deliver_due(db, runtime.mailer, "test-worker") == 1
+    [path] = runtime.mailer.messages()
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert message["To"] == student.user["email"]
+    assert message["Subject"] == f"Your project for {course['title']} needs more work"
+    text = message.get_body(("plain",)).get_content()
+    assert "Grade: C" in text and "Add tests.\nThen resubmit." in text
+
+
+@pytest.mark.parametrize("fields, status, error", [
+    ({"decision": "approve", "comments": "Old names"}, 200, None),
+    ({"status_field": "approved", "decision": "approve"}, 200, None),
+    ({"status_field": "approved", "decision": "reject"}, 400, {"decision": "disagrees with status; send status only"}),
+    ({"mentorComments": "a", "comments": "b", "status_field": "approved"}, 400,
+     {"comments": "disagrees with mentorComments; send mentorComments only"}),
+    ({}, 400, {"status": "is required"}), ({"status_field": "pending"}, 400, None)])
+def test_the_earlier_names_still_work_for_one_release_and_must_agree(signed_in, db, fields, status, error):
+    student, course = enrolled(signed_in, db)
+    submission_id = submitted(student, course)
+    body = {"submissionId": submission_id, **({"status": fields.pop("status_field")} if "status_field" in fields
+                                              else {}), **fields}
+    response = mentor_of(signed_in, db, course).post_json("/api/admin/verify-submission", body, status=status)
+    if status == 200:
+        assert response.json["submission"]["status"] == "approved"
+        assert response.json["submission"]["mentorComments"] == fields.get("comments")
+    else:
+        assert error is None or response.json["error"]["fields"] == error
+        assert db.submissions.find_one({"_id": submission_id})["status"] == "pending"
+
+
+def test_instructors_review_only_the_courses_they_teach(signed_in, db):
+    student, course = enrolled(signed_in, db)
+    submission_id = submitted(student, course)
+    outsider = signed_in("instructor")
+    assert verify(outsider, submission_id, status=403).json["error"]["code"] == "not_course_instructor"
+    assert outsider.get("/api/admin/submissions").json["total"] == 0
+    assert db.submissions.find_one({"_id": submission_id})["status"] == "pending"
+    assert student.get("/api/user/notifications").json["items"] == []
+    queue = signed_in("admin").get("/api/admin/submissions").json["items"]
+    assert queue[0]["user"] == {"id": student.user["_id"], "name": student.user["name"], "email": student.user["email"]}
+    assert (queue[0]["course"]["title"], queue[0]["reviewer"]) == (course["title"], None)
+    verify(signed_in("admin"), submission_id)
+    reviewed = signed_in("admin").get("/api/admin/submissions").json["items"][0]
+    assert reviewed["reviewer"]["id"] != student.user["_id"] and reviewed["reviewer"]["name"].startswith("Admin")

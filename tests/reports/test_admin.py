@@ -173,7 +173,7 @@ def enrolled(signed_in, db):
 def test_enrollments_filter_by_course_student_status_and_time(signed_in, enrolled, query, expected):
     names = {k: enrolled[k]["_id"] for k in ("go", "rust", "asha", "ravi")}
     query = {k: names.get(v, v) for k, v in query.items()}
-    body = signed_in("instructor").get(ENROLLMENTS, query).json
+    body = signed_in("admin").get(ENROLLMENTS, query).json
     ids = [enrolled["live"]["id"] if e == "live" else enrolled["made"][e]["_id"] for e in expected]
     assert [item["id"] for item in body["items"]] == ids and body["total"] == len(ids)
 
@@ -269,12 +269,25 @@ def _certificate(db, status):
     return cert["certId"]
 
 
-# (method, path) -> (db, signed_in) -> (path parameters, body). A staff route that changes data and
-# is missing here fails the test below: add a working example request for it.
+def _with_thumbnail(db, signed_in):
+    course = create_course(db)
+    signed_in("admin").put(f"/api/admin/courses/{course['_id']}/thumbnail", upload_files=[IMAGE])
+    return {"id": course["_id"]}
+
+
+IMAGE = ("file", "cover.png", factories.PNG)
+
+
+# (method, path) -> (db, signed_in) -> (path parameters, body: JSON, a list of files to upload, or
+# None). A staff route that changes data and is missing here fails the test below: add a working
+# example request for it.
 EXAMPLES = {
     ("POST", "/api/admin/courses"): lambda db, si: ({}, {"title": "New course", "price": 0}),
     ("PUT", "/api/admin/courses/<id>"): lambda db, si: ({"id": create_course(db)["_id"]}, {"title": "Renamed"}),
+    ("PATCH", "/api/admin/courses/<id>"): lambda db, si: ({"id": create_course(db)["_id"]}, {"price": 100}),
     ("DELETE", "/api/admin/courses/<id>"): lambda db, si: ({"id": create_course(db)["_id"]}, None),
+    ("PUT", "/api/admin/courses/<id>/thumbnail"): lambda db, si: ({"id": create_course(db)["_id"]}, [IMAGE]),
+    ("DELETE", "/api/admin/courses/<id>/thumbnail"): lambda db, si: (_with_thumbnail(db, si), None),
     ("PATCH", "/api/admin/users/<id>"): lambda db, si: ({"id": create_user(db)["_id"]}, {"role": "instructor"}),
     ("POST", "/api/admin/users/<id>/sessions/revoke"): lambda db, si: ({"id": create_user(db)["_id"]}, {}),
     ("POST", "/api/admin/verify-submission"): lambda db, si: (
@@ -298,9 +311,9 @@ def test_every_staff_route_that_changes_data_writes_an_audit_entry_with_its_requ
         params, body = EXAMPLES[route.method, route.path](db, signed_in)
         path = re.sub(r"<(\w+)[^>]*>", lambda m: params[m.group(1)], route.path)
         request_id = f"audit-walk-{uuid.uuid4().hex[:12]}"
-        send = getattr(admin, route.method.lower() + ("_json" if body is not None else ""))
-        response = send(path, *([body] if body is not None else []), headers={"X-Request-Id": request_id},
-                        expect_errors=True)
+        send = getattr(admin, route.method.lower() + ("_json" if isinstance(body, dict) else ""))
+        sent = {"params": body} if isinstance(body, dict) else {"upload_files": body} if body else {}
+        response = send(path, **sent, headers={"X-Request-Id": request_id}, expect_errors=True)
         assert 200 <= response.status_int < 300, (route.method, route.path, response.text)
         entry = db.auditLogs.find_one({"requestId": request_id, "actorId": admin.user["_id"]})
         assert entry, f"{route.method} {route.path} changed data without an audit entry"

@@ -10,7 +10,7 @@ from lms import audit
 from lms.accounts import users
 from lms.certificates import records as certificates
 from lms.db import new_id
-from lms.learning import courses
+from lms.learning import authoring
 from support.accounts import run_errands
 from support.app import browser
 from support.certificates import drain
@@ -94,7 +94,14 @@ def create_course(db, **overrides):
                   {"id": "intro", "title": "Introduction", "preview": True, "durationMin": 5,
                    "content": "Welcome aboard", "videoUrl": "https://videos.example.com/intro.mp4"},
                   {"id": "setup", "title": "Set up", "durationMin": 12, "content": "Install things"}]}]}
-    return courses.create(db, {**fields, **overrides}, audit.SYSTEM)
+    return authoring.create(db, {**fields, **overrides}, audit.SYSTEM)
+
+
+def teaching(db, course, *people):
+    """``course`` with ``people`` (users, or signed-in clients) among its instructors, set through
+    the real domain function as an admin would; the course as stored."""
+    ids = [getattr(person, "user", person)["_id"] for person in people]
+    return authoring.update(db, course["_id"], {"instructors": [*course.get("instructors", []), *ids]}, audit.SYSTEM)
 
 
 def enroll(client, course, mode="simulated", **expect):

@@ -26,7 +26,7 @@ def test_a_write_through_the_api_clears_the_cache_at_once(app, signed_in, db):
     course = create_course(db, title="Old title")
     public = browser(app)
     assert public.get(f"/api/courses/{course['slug']}").json["course"]["title"] == "Old title"
-    signed_in("instructor").put_json(f"/api/admin/courses/{course['_id']}", {"title": "New title"})
+    signed_in("admin").put_json(f"/api/admin/courses/{course['_id']}", {"title": "New title"})
     assert public.get(f"/api/courses/{course['slug']}").json["course"]["title"] == "New title"
 
 
