@@ -123,7 +123,11 @@ class RazorpayRejected(OutsideServiceError):
 
 
 class StorageError(OutsideServiceError):
-    pass
+    """``retry_after``: seconds the service asked us to wait (a rate limit's reset), or None."""
+
+    def __init__(self, message, *, retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class MailError(OutsideServiceError):

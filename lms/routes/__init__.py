@@ -164,9 +164,11 @@ ROUTES = [
       body=submissions.VERIFY, reply=REVIEWED,
       errors=(*NOT_FOUND, "403 own_submission", "409 already_reviewed")),
     R("GET", "/files/<key:path>", files.serve_file, "anyone",
-      "A stored file (local storage only): PDFs and images inline, anything else as a download",
+      "A stored file: PDFs and images inline, anything else as a download (local storage); a redirect to a "
+      "presigned URL (S3)",
       tags=("files",), media=("application/pdf", "image/png", "image/jpeg", "application/zip", "text/plain",
-                              "application/octet-stream"), name="submissions_serve_file", errors=NOT_FOUND),
+                              "application/octet-stream"), name="submissions_serve_file", errors=NOT_FOUND,
+      redirects=True),
 
     # payments
     R("POST", "/api/payments/verify", payments.verify, "user",
