@@ -13,6 +13,7 @@ gets a bare 500 (or 503 when the database is unreachable), never a traceback.
     ├── NotFound              404 not_found
     ├── MethodNotAllowed      405 method_not_allowed
     ├── Conflict              409 conflict
+    ├── Gone                  410 gone (it existed, and is no longer to be had)
     ├── PayloadTooLarge       413 payload_too_large
     ├── UnsupportedMediaType  415 unsupported_media_type
     ├── RateLimited           429 rate_limited (Retry-After)
@@ -83,6 +84,10 @@ class MethodNotAllowed(LMSError):
 
 class Conflict(LMSError):
     status, code = 409, "conflict"
+
+
+class Gone(LMSError):
+    status, code = 410, "gone"
 
 
 class PayloadTooLarge(LMSError):

@@ -6,7 +6,7 @@ once when the worker is woken (a job was enqueued in this process, a render fini
 what makes a new certificate active within about a second instead of at the next tick.
 """
 from ..adapters.mail import queue as mail
-from ..certificates import issuing
+from ..certificates import bulk, issuing
 from ..db import now
 from ..payments import reconcile
 
@@ -15,11 +15,13 @@ CLEAN_UP_SECONDS = 600
 
 def schedule(worker, runtime):
     db = runtime.db
-    tools = dict(storage=runtime.storage, renderer=runtime.renderer, urls=runtime.urls,
-                 org_name=runtime.settings.org_name)
+    tools = certificate_tools(runtime)
 
     def issue_certificates():
         issuing.start_due(db, worker, **tools)
+
+    def reissue_batches():  # a course's certificates queued again with its current design
+        bulk.run_due(db, worker.id, on_change=tools["on_change"])
 
     def deliver_mail():
         mail.deliver_due(db, runtime.mailer, worker.id)
@@ -32,9 +34,21 @@ def schedule(worker, runtime):
 
     worker.every(1, issue_certificates, on_wake=True)
     worker.every(1, deliver_mail, on_wake=True)  # a new certificate queues its mail: send it now
+    worker.every(1, reissue_batches, on_wake=True)
     worker.every(60, reconcile_payments)
     worker.every(CLEAN_UP_SECONDS, clean_up)
     return worker
+
+
+def certificate_tools(runtime):
+    """What the certificate job takes (``issuing.issue``), from what this process opened. A change
+    clears this process's cached certificate answers (the worker shares the web's cache when it
+    runs in-process; a worker process alone has nobody to tell, and other replicas' answers age
+    out within ``lms.web.caching.TTL``)."""
+    return dict(storage=runtime.storage, renderer=runtime.renderer, urls=runtime.urls,
+                org_name=runtime.settings.org_name, keyring=runtime.keyring,
+                storage_retry_hours=runtime.settings.storage_retry_hours,
+                on_change=lambda: runtime.cache.clear(("certificates",)))
 
 
 def remove_expired(db):
