@@ -22,25 +22,25 @@ MEDIA = {"pdf": "application/pdf", "png": "image/png"}
 
 
 def list_layouts():
-    items = designs.layouts()
+    items = [designs.LAYOUT.dump(layout) for layout in designs.layouts()]
     return {"items": items, "page": 1, "limit": len(items), "total": len(items)}
 
 
 def get_default(db):
-    return {"design": designs.current(db)}
+    return {"design": designs.DESIGN_OUT.dump(designs.current(db))}
 
 
 def put_default(db, body, actor):
-    return {"design": designs.save(db, None, body, actor)}
+    return {"design": designs.DESIGN_OUT.dump(designs.save(db, None, body, actor))}
 
 
 def get_course_design(db, id):
     _course(db, id)
-    return {"design": designs.current(db, id)}
+    return {"design": designs.DESIGN_OUT.dump(designs.current(db, id))}
 
 
 def put_course_design(db, id, body, actor):
-    return {"design": designs.save(db, id, body, actor)}
+    return {"design": designs.DESIGN_OUT.dump(designs.save(db, id, body, actor))}
 
 
 def preview(db, settings, urls, renderer, id, body):
@@ -58,7 +58,7 @@ def upload_image(db, storage, actor):
     _, found = read_multipart(bottle.request, IMAGE_UPLOAD, files_field="file", fields=(), accept=_one_image)
     if not found:
         raise ValidationError({"file": "is required"})
-    return {"_status": 201, "image": designs.add_image(db, storage, found[0], actor)}
+    return {"_status": 201, "image": designs.IMAGE.dump(designs.add_image(db, storage, found[0], actor))}
 
 
 def _one_image(index, filename, stream):
@@ -68,11 +68,11 @@ def _one_image(index, filename, stream):
 
 
 def reissue_all(db, id, actor):
-    return {"_status": 202, "batch": bulk.start(db, id, actor)}
+    return {"_status": 202, "batch": bulk.BATCH.dump(bulk.start(db, id, actor))}
 
 
 def batch(db, id):
-    return {"batch": bulk.progress(db, id)}
+    return {"batch": bulk.BATCH.dump(bulk.progress(db, id))}
 
 
 def download_all(db, storage, id):

@@ -1,12 +1,15 @@
 """A real S3 implementation on loopback: moto's server mode (``ThreadedMotoServer``), which speaks
-the S3 REST API and checks SigV4 signatures the way S3 does (a presigned URL with a wrong
-signature or past its expiry is refused).
+the S3 REST API over HTTP (buckets, objects, errors such as ``NoSuchKey``, presigned GETs) as
+boto3 expects it. Its objects live in this process, so stopping and starting it again on the
+same port is an outage that loses nothing.
 
     double = S3Double().start()          # a bucket named "lms-test" exists
     settings = make_settings(LMS_S3_URL=double.url)
     double.object("certificates/CERT-ABC.pdf")   # the stored bytes
     double.stop(); ...; double.start()   # an outage: the same port, the objects kept
 """
+import logging
+
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
@@ -14,6 +17,7 @@ from moto.server import ThreadedMotoServer
 from lms.db import free_port
 
 KEY, SECRET = "AKIATESTDOUBLE000001", "double-secret-s3-Kq9v2x"
+logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
 
 
 class S3Double:
