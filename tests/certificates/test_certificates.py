@@ -17,7 +17,6 @@ from lms.adapters.mail import Outbox, queue as mailqueue
 from lms.certificates import issuing
 from lms.certificates.records import JOBS
 from lms.db import now
-from lms.worker import queue as jobs
 from support.app import adapters, browser
 from support.certificates import WORKER, drain, fake_wkhtmltopdf, issue, make_due, pdf_text, stored_pdf
 from support.factories import create_course, create_user, issued_certificate, pending_certificate
