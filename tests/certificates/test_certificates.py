@@ -372,3 +372,16 @@ def test_staff_list_certificates_newest_first_with_filters(signed_in, db, settin
     assert [c["certId"] for c in mine] == [first["certId"]]
     staff.get("/api/admin/certificates?status=bogus", status=400)
     signed_in("student").get("/api/admin/certificates", status=403)
+
+
+def test_own_certificates_are_a_page_newest_first(signed_in, db, settings):
+    student = signed_in()
+    mine = [pending_certificate(db, settings, user=student.user) for _ in range(3)]
+    pending_certificate(db, settings)  # someone else's
+    first = student.get("/api/user/certificates?limit=2").json
+    assert (first["page"], first["limit"], first["total"]) == (1, 2, 3)
+    assert [c["certId"] for c in first["items"]] == [mine[2]["certId"], mine[1]["certId"]]
+    second = student.get("/api/user/certificates?limit=2&page=2").json
+    assert [c["certId"] for c in second["items"]] == [mine[0]["certId"]]
+    assert student.get("/api/user/certificates?sort=old", status=400).json["error"]["fields"] == {
+        "sort": "is not a known parameter"}
