@@ -45,7 +45,7 @@ def render_html(*, student_name, course_title, issued_at, cert_id, verify_url, o
         "org_url": f'<div class="orgurl">{_text(design["organisationUrl"])}</div>'
                    if design.get("organisationUrl") else "",
         "title": _text(design.get("title") or "Certificate"),
-        "subtitle": _text(design.get("subtitle") or ""),
+        "subtitle": _text(design.get("subtitle", "of Completion")),
         "accent": design.get("accentColor") or "#1f3352",  # validated: #rrggbb
         "logo": f'<div class="logo"><img src="{data_uri(logo)}" alt=""></div>' if logo else "",
         "grade": f'<div class="grade">Grade: <strong>{_text(grade)}</strong></div>'
