@@ -1,7 +1,7 @@
 """Certificates as HTML, for the PDF renderer (``lms.adapters.wkhtmltopdf``).
 
-``render_html`` fills the design's layout, ``certs/<layout>.html`` (a ``string.Template``: no
-template engine, no bottle), with HTML-escaped values, the design's texts, colour, logo and
+``render_html`` fills the design's layout, ``certs/<layout>.html`` set in ``certs/page.html`` (a
+``string.Template``: no template engine, no bottle), with HTML-escaped values, the design's texts, colour, logo and
 signatories (images as data: URIs), a QR code of the verify URL and a seal (inline SVG data:
 URIs), so the page needs nothing from the disk or the network. ``LAYOUTS`` lists the layouts.
 """
@@ -95,9 +95,13 @@ def _text(value):
 
 @functools.lru_cache(maxsize=len(LAYOUTS))
 def _template(layout):
+    """``certs/page.html`` around the layout's style and body (``certs/<layout>.html``)."""
     if layout not in LAYOUTS:
         raise ValueError(f"no certificate layout {layout!r}")
-    return Template((CERTS / f"{layout}.html").read_text(encoding="utf-8"))
+    text = (CERTS / f"{layout}.html").read_text(encoding="utf-8")
+    style, body = text.split("<style>", 1)[1].split("</style>", 1)
+    page = (CERTS / "page.html").read_text(encoding="utf-8")
+    return Template(page.replace("$layout_style", style.strip("\n")).replace("$layout_body", body.strip("\n")))
 
 
 def _fit(text, steps, smallest):
