@@ -1,8 +1,9 @@
 FROM python:3.11-slim-bookworm
 
-# wkhtmltopdf renders certificates; fonts-noto-core draws Devanagari and most other scripts.
+# wkhtmltopdf renders certificates, poppler-utils their PNG previews; fonts-noto-core draws
+# Devanagari and most other scripts.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends wkhtmltopdf fonts-noto-core curl \
+ && apt-get install -y --no-install-recommends wkhtmltopdf poppler-utils fonts-noto-core curl \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

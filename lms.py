@@ -4,7 +4,7 @@
     python lms.py worker             the worker only: certificate jobs and periodic tasks
     python lms.py create-admin --email E --name N [--password P]   (prompts when omitted)
     python lms.py seed-demo          a few realistic courses to click through
-    python lms.py verify-credential FILE_OR_JWT --jwks URL_OR_FILE   check a credential offline
+    python lms.py verify-credential FILE_OR_JWT --jwks URL_OR_FILE [--offline]   check a credential
 """
 from gevent import monkey
 
@@ -91,44 +91,71 @@ def parse(argv):
     admin.add_argument("--password", help="prompted for when omitted")
     verbs.add_parser("seed-demo", help="add demo courses (skips those already there)")
     check = verbs.add_parser("verify-credential", help="verify a credential offline")
-    check.add_argument("credential", help="a VC-JWT, a file holding one, or the credential JSON")
+    check.add_argument("credential", help="a VC-JWT, a file holding one, the credential JSON, or the "
+                                          "certificate's PDF or PNG")
     check.add_argument("--jwks", required=True, help="URL or file of the issuer's JWKS")
+    check.add_argument("--offline", action="store_true", help="skip the status check (revocation)")
     args = parser.parse_args(argv)
     args.verb = args.verb or "serve"
     return args
 
 
+EXIT = {"VALID": 0, "INVALID": 1, "EXPIRED": 2, "REVOKED": 3, "UNKNOWN-STATUS": 4}
+
+
 def verify_credential(args):
-    """Check a credential offline: the signature against a published key set; prints the claims."""
+    """Check a credential: the signature against a published key set, then (unless ``--offline``)
+    its status list entry (``credentialStatus.id``). Prints VALID, EXPIRED, REVOKED, UNKNOWN-STATUS
+    (the status could not be read) or INVALID, and exits 0 only for VALID (see ``EXIT``)."""
     import json
     import urllib.request
     from pathlib import Path
 
-    from lms.certificates import badges as credentials
+    from lms.certificates import badges as credentials, baking
 
     def read(source):
         if source.startswith(("http://", "https://")):
             with urllib.request.urlopen(source, timeout=10) as response:
-                return response.read().decode()
+                return response.read()
         try:
-            return Path(source).read_text()
+            return Path(source).read_bytes()
         except OSError:  # not a file: the JWT itself (often longer than a file name may be)
-            return source
-    token = read(args.credential).strip()
-    if token.startswith("{"):  # the JSON answer of /api/certificates/:certId/credential
-        token = json.loads(token)["jwt"]
+            return source.encode()
     try:
+        data = read(args.credential)
+        if data.startswith((baking.PNG_SIGNATURE, b"%PDF-")):
+            token = baking.extract(data)  # the credential baked into the certificate's PNG or PDF
+        else:
+            token = data.decode().strip()
+            if token.startswith("{"):  # the JSON answer of /api/certificates/:certId/credential
+                token = json.loads(token)["jwt"]
         claims, expired = credentials.verify(token, json.loads(read(args.jwks)))
     except (credentials.CredentialError, ValueError, KeyError, OSError) as exc:
         print(f"INVALID: {exc}", file=sys.stderr)
-        return 1
+        return EXIT["INVALID"]
+    verdict, status_line = "EXPIRED" if expired else "VALID", ""
+    status_url = claims.get("credentialStatus", {}).get("id")
+    if args.offline:
+        status_line = f"status not checked (--offline): it may have been revoked since; see {status_url}"
+    else:
+        try:
+            with urllib.request.urlopen(status_url, timeout=10) as response:
+                current = json.load(response)["status"]
+        except Exception as exc:  # noqa: BLE001  any failure to learn the status leaves it unknown
+            current = None
+            status_line = f"status unknown: {status_url} could not be read ({type(exc).__name__}: {exc})"
+        if current == "revoked" or (current in ("active", "expired") and verdict == "EXPIRED"):
+            verdict = "REVOKED" if current == "revoked" else "EXPIRED"  # a revocation says the most
+        else:
+            verdict = {"active": "VALID", "expired": "EXPIRED"}.get(current, "UNKNOWN-STATUS")
+        status_line = status_line or f"status {current} at {status_url}"
     subject = claims["credentialSubject"]
-    print(f"{'EXPIRED' if expired else 'VALID'}: {subject['name']} completed "
+    print(f"{verdict}: {subject['name']} completed "
           f"{subject['achievement']['name']}, issued by {claims['issuer']['name']} "
           f"on {claims['validFrom'][:10]}" + (f", valid until {claims['validUntil'][:10]}" if claims.get("validUntil") else ""))
-    print(f"status (may have been revoked since): {claims['credentialStatus']['id']}")
+    print(status_line)
     print(json.dumps(claims, indent=2))
-    return 2 if expired else 0
+    return EXIT[verdict]
 
 
 def main(argv=None):

@@ -5,11 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Debian packages: wkhtmltopdf renders certificates; fonts-noto-core covers Devanagari and most
-# other scripts; the tests also read PDFs back with pdftotext (poppler-utils).
+# Debian packages: wkhtmltopdf renders certificates; poppler-utils turns their first page into
+# the PNG preview (and lets the tests read PDFs back); fonts-noto-core covers Devanagari and most
+# other scripts.
 debian_packages() {
-  local wanted=(wkhtmltopdf fonts-noto-core) missing=()
-  [ "${1:-}" = test ] && wanted+=(poppler-utils)
+  local wanted=(wkhtmltopdf poppler-utils fonts-noto-core) missing=()
   for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
   done

@@ -48,6 +48,8 @@ VARIABLES = {
     "LMS_BOOTSTRAP_ADMIN_PASSWORD": ("bootstrap_admin_password", ""),
     "LMS_ALLOW_SIMULATED_PAYMENTS": ("allow_simulated_payments", ""),
     "CLOUDINARY_URL": ("cloudinary_url", ""),
+    "LMS_S3_URL": ("s3_url", ""),
+    "LMS_STORAGE_RETRY_HOURS": ("storage_retry_hours", "24"),
     "RAZORPAY_KEY_ID": ("razorpay_key_id", ""),
     "RAZORPAY_KEY_SECRET": ("razorpay_key_secret", ""),
     "RAZORPAY_WEBHOOK_SECRET": ("razorpay_webhook_secret", ""),
@@ -101,6 +103,8 @@ class Settings:
     bootstrap_admin_password: str = field(default="", **_SECRET)
     allow_simulated_payments: bool = True
     cloudinary_url: str = field(default="", **_SECRET)
+    s3_url: str = field(default="", **_SECRET)
+    storage_retry_hours: float = 24.0
     razorpay_key_id: str = ""
     razorpay_key_secret: str = field(default="", **_SECRET)
     razorpay_webhook_secret: str = field(default="", **_SECRET)
@@ -155,6 +159,8 @@ class Settings:
             raise ConfigError("LMS_COOKIE_SAMESITE=None requires LMS_COOKIE_SECURE=1 (browsers drop it otherwise)")
         _all_or_none(raw, "LMS_BOOTSTRAP_ADMIN_EMAIL", "LMS_BOOTSTRAP_ADMIN_PASSWORD")
         _all_or_none(raw, "RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET")
+        if raw["CLOUDINARY_URL"] and raw["LMS_S3_URL"]:
+            raise ConfigError("CLOUDINARY_URL and LMS_S3_URL are both set: choose one storage")
         for name in ("RAZORPAY_WEBHOOK_SECRET", "RAZORPAY_WEBHOOK_SECRETS"):
             if raw[name] and not raw["RAZORPAY_KEY_ID"]:
                 raise ConfigError(f"{name} is set but RAZORPAY_KEY_ID is not")
@@ -304,6 +310,8 @@ _PARSERS = {
     "bootstrap_admin_email": _email,
     "allow_simulated_payments": _bool,
     "cloudinary_url": _url("cloudinary"),
+    "s3_url": _url("s3"),
+    "storage_retry_hours": _number(float, 0, 24 * 30),
     "razorpay_api_url": _url("http", "https", optional=False),
     "razorpay_webhook_secrets": lambda name, value: tuple(v.strip() for v in value.split(",") if v.strip()),
     "razorpay_auto_capture": _bool,

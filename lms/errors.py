@@ -14,6 +14,7 @@ gets a bare 500 (or 503 when the database is unreachable), never a traceback.
     ├── MethodNotAllowed      405 method_not_allowed
     ├── RequestTimeout        408 request_timeout (a request body stopped arriving)
     ├── Conflict              409 conflict
+    ├── Gone                  410 gone (it existed, and is no longer to be had)
     ├── PreconditionFailed    412 precondition_failed (If-Match names another version)
     ├── PayloadTooLarge       413 payload_too_large
     ├── UnsupportedMediaType  415 unsupported_media_type
@@ -91,6 +92,8 @@ class Conflict(LMSError):
     status, code = 409, "conflict"
 
 
+class Gone(LMSError):
+    status, code = 410, "gone"
 class PreconditionFailed(LMSError):
     status, code = 412, "precondition_failed"
 
@@ -133,7 +136,11 @@ class RazorpayRejected(OutsideServiceError):
 
 
 class StorageError(OutsideServiceError):
-    pass
+    """``retry_after``: seconds the service asked us to wait (a rate limit's reset), or None."""
+
+    def __init__(self, message, *, retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class MailError(OutsideServiceError):

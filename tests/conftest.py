@@ -10,6 +10,7 @@ pytest_plugins = [
     "support.fixtures",  # the database, settings, the app, signed-in clients, live servers
     "support.doubles.cloudinary",  # cloudinary_double
     "support.doubles.razorpay",  # razorpay_double
+    "support.doubles.s3",  # s3_double
     "support.doubles.smtp",  # smtp_server
     "support.doubles.sentry",  # sentry_double
 ]

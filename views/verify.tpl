@@ -1,4 +1,4 @@
-% rebase("verify_layout", title=f"Certificate {cert['certId']} · {cert['student']['name']}", description=f"{cert['student']['name']} completed {cert['course']['title']} with {org}: check certificate {cert['certId']} here.", url=cert["verifyUrl"], org=org)
+% rebase("verify_layout", title=f"Certificate {cert['certId']} · {cert['student']['name']}", description=f"{cert['student']['name']} completed {cert['course']['title']} with {org}: check certificate {cert['certId']} here.", url=cert["verifyUrl"], image=preview_url, org=org)
 % status = cert["status"]
 <section class="card">
   <h1>Certificate {{cert["certId"]}}</h1>
@@ -34,7 +34,11 @@
 % if pdf_url or linkedin:
   <p class="actions">
 % if pdf_url:
+% if status == "revoked":
+    <a class="button" href="{{pdf_url}}">Download the PDF (stamped REVOKED)</a>
+% else:
     <a class="button" href="{{pdf_url}}">Download the PDF</a>
+% end
 % end
 % if linkedin:
     <a class="button linkedin" href="{{linkedin}}" target="_blank" rel="noopener noreferrer">Add to LinkedIn</a>
@@ -45,17 +49,24 @@
   <p class="hint">Holder of this certificate? Add it to your LinkedIn profile: the link fills in its name,
     issuer, dates, ID and this page's address.</p>
 % end
-% if pdf_url:
+% if cert["hash"]:
   <p class="hint">A PDF you were sent is this certificate if its SHA-256 fingerprint
     (<span class="mono">sha256sum file.pdf</span>, or <span class="mono">Get-FileHash file.pdf</span> on Windows)
     is the one above.</p>
 % end
 </section>
-% if pdf_url:
+% if preview_url:
 <section class="preview card">
   <h2>The certificate</h2>
-  <object data="{{pdf_url}}" type="application/pdf" aria-label="The certificate as a PDF">
-    <p>Your browser cannot show the PDF here: <a href="{{pdf_url}}">open it</a>.</p>
-  </object>
+  <figure class="sheet {{status}}">
+% if pdf_url:
+    <a href="{{pdf_url}}"><img src="{{preview_url}}" alt="The certificate of {{cert['student']['name']}} for {{cert['course']['title']}}" width="1200" height="848"></a>
+% else:
+    <img src="{{preview_url}}" alt="The certificate of {{cert['student']['name']}} for {{cert['course']['title']}}" width="1200" height="848">
+% end
+% if status == "revoked":
+    <figcaption class="overlay" aria-hidden="true">Revoked</figcaption>
+% end
+  </figure>
 </section>
 % end

@@ -15,6 +15,12 @@
 <meta property="og:type" content="website">
 <meta property="og:url" content="{{url}}">
 % end
+% if defined("image") and image:
+<meta property="og:image" content="{{image}}">
+<meta property="og:image:width" content="1200">
+<meta property="og:image:height" content="848">
+<meta name="twitter:card" content="summary_large_image">
+% end
 <link rel="icon" href="data:,">
 <style>
 *{box-sizing:border-box}
@@ -46,8 +52,10 @@ dd{margin:0;font-weight:500;overflow-wrap:anywhere}
 .hint{color:#6b7280;font-size:.875rem;margin:1rem 0 0}
 .preview{margin-top:1.5rem}
 .preview h2{font-size:1rem;color:#6b7280;font-weight:600;margin:0 0 .5rem}
-.preview object{display:block;width:100%;aspect-ratio:297/210;border:1px solid #e5e7eb;border-radius:.5rem;background:#fff}
-.preview object p{padding:1rem}
+.sheet{position:relative;margin:0}
+.sheet img{display:block;width:100%;height:auto;border:1px solid #e5e7eb;border-radius:.5rem;background:#fff}
+.sheet.revoked img{filter:grayscale(.6)}
+.overlay{position:absolute;top:50%;left:50%;transform:translate(-50%,-50%) rotate(-20deg);padding:.2em .6em;border:.12em solid #dc2626;border-radius:.3em;color:#dc2626;background:rgba(255,255,255,.75);font-size:clamp(1.5rem,9vw,5rem);font-weight:800;letter-spacing:.1em;text-transform:uppercase}
 form{display:flex;flex-wrap:wrap;gap:.75rem;margin-top:1rem}
 label{width:100%;font-weight:600}
 input{flex:1 1 16rem;font:inherit;font-family:ui-monospace,"Noto Sans Mono",monospace;text-transform:uppercase;padding:.55rem .75rem;border:1px solid #9ca3af;border-radius:.45rem}

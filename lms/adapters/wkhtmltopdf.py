@@ -9,6 +9,9 @@ files nor make the renderer wait.
 
 The binary is looked up on ``PATH`` at each render (unless one is given), so installing it
 while the service runs needs no restart: certificates wait, retried, until it is there.
+
+``preview`` turns page one of a PDF into a PNG with poppler's ``pdftoppm`` (Debian
+``poppler-utils``), the picture the verification page and link previews show.
 """
 import shutil
 import subprocess
@@ -22,6 +25,7 @@ OPTIONS = (
     "--disable-local-file-access", "--disable-javascript", "--javascript-delay", "0",
     "--proxy", "http://127.0.0.1:1",
 )
+PREVIEW_WIDTH = 1200  # pixels: Open Graph's recommended image width
 
 
 class Wkhtmltopdf:
@@ -48,6 +52,21 @@ class Wkhtmltopdf:
             raise RenderError(f"wkhtmltopdf did not finish within {self.timeout:g}s and was stopped") from None
         if result.returncode != 0 or not result.stdout.startswith(b"%PDF"):
             raise RenderError(f"wkhtmltopdf exited with code {result.returncode}: {_tail(result.stderr)}")
+        return result.stdout
+
+    def preview(self, pdf, width=PREVIEW_WIDTH):
+        """A PNG of page one of ``pdf``, ``width`` pixels wide; RenderError when pdftoppm is
+        missing or fails."""
+        executable = shutil.which("pdftoppm")
+        if not executable:
+            raise RenderError("pdftoppm is not installed (Debian: apt-get install poppler-utils)")
+        try:
+            result = subprocess.run([executable, "-png", "-singlefile", "-f", "1", "-l", "1", "-scale-to-x", str(width),
+                                     "-scale-to-y", "-1", "-"], input=pdf, capture_output=True, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            raise RenderError(f"pdftoppm did not finish within {self.timeout:g}s and was stopped") from None
+        if result.returncode != 0 or not result.stdout.startswith(b"\x89PNG"):
+            raise RenderError(f"pdftoppm exited with code {result.returncode}: {_tail(result.stderr)}")
         return result.stdout
 
 

@@ -30,8 +30,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ..db import iso
-from ..errors import Conflict
-from .shapes import public_status, verify_url
+from ..errors import Conflict, Gone
+from .shapes import public_status, status_report, verify_url
 
 CONTEXTS = ["https://www.w3.org/ns/credentials/v2",
             "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
@@ -131,13 +131,24 @@ def _epoch(iso_time):
 
 def sign(db, keyring, urls, org_name, cert):
     """(the Open Badges 3.0 credential, the same signed as a compact VC-JWT) for an issued
-    certificate, active, expired or revoked alike: its ``credentialStatus`` tells which.
+    certificate, active or expired (its ``credentialStatus`` tells which). A revoked one gets
+    none: 410 ``certificate_revoked`` with its status, so nobody is handed a freshly signed
+    credential for it (the ones handed out before still name the status endpoint).
 
     Signed at each request from the record (Ed25519 signatures are deterministic, so the same
     record gives the same JWT); the names and dates are the ones snapshotted at issue.
     """
-    if public_status(cert) == "pending" or not (cert.get("issuedAt") and cert.get("hash")):
+    status = public_status(cert)
+    if status == "revoked":
+        raise Gone("This certificate was revoked", code="certificate_revoked", extra={"status": status_report(cert)})
+    if status == "pending" or not (cert.get("issuedAt") and cert.get("hash")):
         raise Conflict("This certificate is not issued yet", code="not_issued")
+    return signed(db, keyring, urls, org_name, cert)
+
+
+def signed(db, keyring, urls, org_name, cert):
+    """The credential of ``cert`` and its VC-JWT, whatever its status. Without a ``hash`` (the
+    one baked into the files, which cannot hold their own hash) its evidence names no PDF hash."""
     course = db.courses.find_one({"_id": cert["courseId"]},
                                  {"slug": 1, "description": 1, "requiresProject": 1}) or {}
     credential = build(cert={**cert, "issuedAt": iso(cert["issuedAt"])}, course=course, urls=urls,
@@ -169,8 +180,9 @@ def build(*, cert, course, urls, org_name, expires_at=None):
                              + "."}},
         },
         "evidence": [{"id": verify_url(urls, cert_id), "type": ["Evidence"], "name": "Certificate PDF",
-                      "description": f"SHA-256 of the PDF: {cert['hash']}", "pdfUrl": cert.get("pdfUrl"),
-                      "pdfSha256": cert["hash"]}],
+                      **({"description": f"SHA-256 of the PDF: {cert['hash']}", "pdfUrl": cert.get("pdfUrl"),
+                          "pdfSha256": cert["hash"]} if cert.get("hash") else
+                         {"description": "The certificate's verification page"})}],
         "credentialStatus": {"id": urls.url_for("credentials_status", certId=cert_id),
                              "type": "LMSCertificateStatus"},
     }

@@ -8,8 +8,19 @@ the lease runs out. Every write after the claim is guarded (status ``rendering``
 id), so a late worker, a revocation or a re-issue in the meantime is never overwritten, and a
 finished job is never done again.
 
-The job takes the adapters it uses: ``storage`` (where the PDF goes), ``renderer`` (HTML to
-PDF), ``urls`` (the verify link on the QR code and in the mail) and the organisation's name.
+The job takes the adapters it uses: ``storage`` (where the files go), ``renderer`` (HTML to PDF,
+PDF to PNG), ``urls`` (the verify link on the QR code and in the mail), the organisation's
+name, the ``keyring`` (the credential baked into the files), ``storage_retry_hours`` and
+``on_change``, called once a certificate changed (the process's response cache is cleared
+with it, so the public answer says ``active`` at once).
+
+Storage failures are not render failures. When an upload fails (an outage, a timeout, a rate
+limit), the rendered files go to the spool, ``certificateSpool`` in the database (one document
+per certificate, a few hundred KB: any worker of any replica can finish it, and a restart loses
+nothing), and the job waits without spending one of its five render attempts: ``storage_backoff``
+(10 s doubling to 15 minutes) or as long as the service asked (``Retry-After``, Cloudinary's
+``X-FeatureRateLimit-Reset``), whichever is longer, until ``storage_retry_hours`` after the first
+failed upload; then it is ``failed``. The next try uploads the spooled files as they are.
 
 After the certificate is active the student gets a mail (through the mail queue, with its own
 retries, which set ``emailStatus``) and an in-app notification. Both come after the write that
@@ -17,11 +28,11 @@ made it active, so a mail problem can never undo an issued certificate; the pric
 worker dying in the few milliseconds between the two leaves an active certificate whose
 ``emailStatus`` stays ``queued`` without a mail (the student still sees it in the app).
 """
-import hashlib
 import logging
 from datetime import timedelta
 
 import gevent
+from bson import Binary
 from pymongo.errors import PyMongoError
 
 from .. import audit
@@ -29,13 +40,14 @@ from ..accounts import notifications
 from ..adapters.mail import messages, queue as mail
 from ..db import now
 from ..errors import RenderError, StorageError
-from . import pdf
+from . import rendering
 from .records import JOBS
 from .shapes import verify_url
 
 log = logging.getLogger("lms.issuing")
 RENEW_EVERY = JOBS.lease.total_seconds() / 3
 EXPECTED = (RenderError, StorageError)  # outages, not bugs: no traceback in the log
+STORAGE_BACKOFF_BASE, STORAGE_BACKOFF_MAX = 10, 900
 
 
 def claim(db, worker_id):
@@ -52,10 +64,12 @@ def start_due(db, worker, **tools):
         worker.spawn(issue, db, cert, worker.id, **tools)
 
 
-def issue(db, cert, worker_id, *, storage, renderer, urls, org_name):
+def issue(db, cert, worker_id, *, storage, renderer, urls, org_name, keyring, storage_retry_hours=24,
+          on_change=None):
     """Render, store and activate one claimed certificate; a failure schedules the next attempt
     (or marks it ``failed``). Returns the new status, or None when the job was no longer ours."""
-    if cert["attempts"] > JOBS.max_attempts:
+    spooled = db.certificateSpool.find_one({"_id": cert["_id"]})
+    if cert["attempts"] > JOBS.max_attempts and not spooled:
         # Claimed again after its worker died mid-render more often than it may be tried:
         # a certificate that kills its renderer must not do so for ever.
         return _retry(db, cert, worker_id, "the worker stopped during the last attempts")
@@ -63,58 +77,73 @@ def issue(db, cert, worker_id, *, storage, renderer, urls, org_name):
     user = db.users.find_one({"_id": cert["userId"]}, {"email": 1})
     keeper = gevent.spawn(_keep_lease, db, cert, worker_id)
     try:
-        fields = _render_and_store(db, cert, worker_id, storage, renderer, urls, org_name)
+        if spooled:
+            files = [(f["field"], f["key"], bytes(f["data"]), f["contentType"]) for f in spooled["files"]]
+            fields = spooled["fields"]
+        else:
+            files, fields = rendering.render(db, cert, renderer=renderer, urls=urls, org_name=org_name,
+                                             keyring=keyring)
+        # Ownership is checked (by renewing the lease) right before the upload: a worker that lost
+        # its job while rendering must not overwrite the files of the worker that took it over.
+        if not JOBS.renew(db, cert, worker_id):
+            return None
+        try:
+            fields = {**fields, **{field: storage.put(key, data, kind) for field, key, data, kind in files}}
+        except StorageError as exc:
+            return _wait_for_storage(db, cert, worker_id, files, fields, exc, storage_retry_hours, spooled)
     except Exception as exc:  # every failure of an attempt is a retry, never a lost certificate
         if not isinstance(exc, EXPECTED):
             log.exception("certificate %s: unexpected failure", cert["certId"])
         return _retry(db, cert, worker_id, f"{type(exc).__name__}: {exc}")
     finally:
         keeper.kill()
-    if fields is not None:
-        fields["emailStatus"] = "queued" if user else None  # the mail is queued right after
-    if fields is None or not JOBS.finish(db, cert, worker_id, fields):
+    fields.update(emailStatus="queued" if user else None, storageAttempts=0, storageFailingSince=None)
+    if not JOBS.finish(db, cert, worker_id, fields):
         log.warning("certificate %s: no longer ours (revoked or taken over); result dropped", cert["certId"])
         return None
+    db.certificateSpool.delete_one({"_id": cert["_id"]})
+    if on_change:
+        on_change()
     log.info("certificate %s issued (attempt %s)", cert["certId"], cert["attempts"])
     audit.record(db, audit.SYSTEM, "certificate.issue", "certificate", cert["certId"], hash=fields["hash"],
-                 attempt=cert["attempts"], worker=worker_id, reissue=reissue)
+                 attempt=cert["attempts"], worker=worker_id, reissue=reissue, design=fields["design"])
     if user:
         _announce(db, urls, {**cert, **fields}, user["email"], reissue)
     return JOBS.done
 
 
-def _render_and_store(db, cert, worker_id, storage, renderer, urls, org_name):
-    """The finished job's fields, or None when the job stopped being ours during the render.
+def storage_backoff(attempts):
+    """Seconds before the next upload: 10, 20, 40 ... at most 15 minutes."""
+    return min(STORAGE_BACKOFF_BASE * 2 ** max(attempts - 1, 0), STORAGE_BACKOFF_MAX)
 
-    Ownership is checked (by renewing the lease) right before the upload: a worker that lost
-    its job while rendering must not overwrite the PDF of the worker that took it over, whose
-    hash is the one recorded. After the check the lease has ``JOBS.lease`` (30 s) left, what a
-    storage call may take before its timeout, so another worker could claim the job meanwhile
-    only if the upload hung for that long.
-    """
-    issued_at = cert.get("issuedAt") or now()  # a re-issue keeps the date printed on it
-    expires_at = _expiry(db, cert, issued_at)
-    page = pdf.render_html(student_name=cert["studentName"], course_title=cert["courseTitle"],
-                           issued_at=issued_at, cert_id=cert["certId"], organisation=org_name,
-                           verify_url=verify_url(urls, cert["certId"]))
-    document = renderer.render(page)
-    if not JOBS.renew(db, cert, worker_id):
+
+def _wait_for_storage(db, cert, worker_id, files, fields, exc, retry_hours, spooled):
+    """Keep the rendered files and try the upload again later, or give up past the deadline."""
+    stamp = now()
+    since = cert.get("storageFailingSince") or stamp
+    deadline = since + timedelta(hours=retry_hours)
+    error = f"{type(exc).__name__}: {exc}"
+    if stamp >= deadline:
+        if not JOBS.fail(db, cert, worker_id, error):
+            return None
+        db.certificateSpool.delete_one({"_id": cert["_id"]})
+        log.error("certificate %s failed: no upload for %s hours: %s", cert["certId"], retry_hours, error)
+        audit.record(db, audit.SYSTEM, "certificate.fail", "certificate", cert["certId"], error=error[:500],
+                     attempts=cert["attempts"], worker=worker_id, stage="upload")
+        return JOBS.failed
+    if not spooled:
+        db.certificateSpool.replace_one({"_id": cert["_id"]}, {
+            "files": [{"field": f, "key": k, "data": Binary(d), "contentType": t} for f, k, d, t in files],
+            "fields": fields, "createdAt": stamp}, upsert=True)
+    tries = cert.get("storageAttempts", 0) + 1
+    wait = max(storage_backoff(tries), exc.retry_after or 0)
+    until = min(stamp + timedelta(seconds=wait), deadline)
+    if not JOBS.postpone(db, cert, worker_id, until, {"lastError": error[:500], "storageAttempts": tries,
+                                                       "storageFailingSince": since}):
         return None
-    key = f"certificates/{cert['certId']}.pdf"
-    url = storage.put(key, document, "application/pdf")
-    return {"pdfUrl": url, "storageKey": key, "hash": hashlib.sha256(document).hexdigest(),
-            "issuedAt": issued_at, "expiresAt": expires_at, "renderedAt": now(), "lastError": None}
-
-
-def _expiry(db, cert, issued_at):
-    """When the certificate stops being valid, or None. Taken from the course at the first
-    issue, a snapshot like the names (a later change of the course's validity changes no
-    certificate already issued); a re-issue keeps the one it had."""
-    if cert.get("issuedAt"):
-        return cert.get("expiresAt")
-    course = db.courses.find_one({"_id": cert["courseId"]}, {"certificateValidityDays": 1}) or {}
-    days = course.get("certificateValidityDays")
-    return issued_at + timedelta(days=days) if days else None
+    log.warning("certificate %s rendered; upload %s failed, next try in %.0fs: %s", cert["certId"], tries,
+                (until - stamp).total_seconds(), error)
+    return JOBS.waiting
 
 
 def _keep_lease(db, cert, worker_id):

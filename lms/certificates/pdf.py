@@ -1,8 +1,9 @@
 """Certificates as HTML, for the PDF renderer (``lms.adapters.wkhtmltopdf``).
 
-``render_html`` fills ``certs/certificate.html`` (a ``string.Template``: no template engine,
-no bottle) with HTML-escaped values, a QR code of the verify URL and a seal, both inline SVG
-data: URIs, so the page needs nothing from the disk or the network.
+``render_html`` fills the design's layout, ``certs/<layout>.html`` set in ``certs/page.html`` (a
+``string.Template``: no template engine, no bottle), with HTML-escaped values, the design's texts, colour, logo and
+signatories (images as data: URIs), a QR code of the verify URL and a seal (inline SVG data:
+URIs), so the page needs nothing from the disk or the network. ``LAYOUTS`` lists the layouts.
 """
 import base64
 import functools
@@ -15,7 +16,12 @@ from string import Template
 
 import segno
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "certs" / "certificate.html"
+CERTS = Path(__file__).resolve().parents[2] / "certs"
+LAYOUTS = {
+    "classic": "Framed, centred serif type, a gold seal: the traditional certificate",
+    "modern": "A coloured band on the left, sans-serif type, the name large",
+    "compact": "Smaller type and margins, everything on the top half: prints well as a card",
+}
 # A run of Devanagari, spaces and joiners inside it included.
 DEVANAGARI = re.compile(r"[\u0900-\u097f\ua8e0-\ua8ff\u1cd0-\u1cff]+"
                         r"(?:[\s\u200c\u200d]+[\u0900-\u097f\ua8e0-\ua8ff\u1cd0-\u1cff]+)*")
@@ -23,12 +29,29 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
           "September", "October", "November", "December")
 
 
-def render_html(*, student_name, course_title, issued_at, cert_id, verify_url, organisation="LMS"):
-    """The certificate page. ``issued_at`` is shown as its ``long_date``."""
+def render_html(*, student_name, course_title, issued_at, cert_id, verify_url, organisation="LMS", design=None,
+                grade=None):
+    """The certificate page. ``issued_at`` is shown as its ``long_date``. ``design`` is a resolved
+    design (``designs.resolve``: its images carry their bytes); None is the built-in classic one.
+    ``grade`` is shown when the design says so."""
+    design = design or {}
+    organisation = design.get("organisationName") or organisation
+    signatories = design.get("signatories") or []
+    logo = design.get("logo")
     values = {
         "student_name": _text(student_name),
         "course_title": _text(course_title),
         "organisation": _text(organisation),
+        "org_url": f'<div class="orgurl">{_text(design["organisationUrl"])}</div>'
+                   if design.get("organisationUrl") else "",
+        "title": _text(design.get("title") or "Certificate"),
+        "subtitle": _text(design.get("subtitle", "of Completion")),
+        "accent": design.get("accentColor") or "#1f3352",  # validated: #rrggbb
+        "logo": f'<div class="logo"><img src="{data_uri(logo)}" alt=""></div>' if logo else "",
+        "grade": f'<div class="grade">Grade: <strong>{_text(grade)}</strong></div>'
+                 if design.get("showGrade") and grade else "",
+        "signatories": _signatories(signatories),
+        "page_class": " ".join(c for c, on in (("with-logo", logo), ("with-signatories", signatories)) if on),
         "issued_on": _text(long_date(issued_at)),
         "cert_id": _text(cert_id),
         "verify_url": _text(verify_url),
@@ -37,7 +60,23 @@ def render_html(*, student_name, course_title, issued_at, cert_id, verify_url, o
         "qr": html.escape(_qr(verify_url)),
         "seal": _seal(),
     }
-    return _template().substitute(values)
+    return _template(design.get("layout") or "classic").substitute(values)
+
+
+def data_uri(image):
+    """An image (``{contentType, data}``) as a data: URI: the renderer reads no files or URLs."""
+    return f"data:{image['contentType']};base64," + base64.b64encode(image["data"]).decode()
+
+
+def _signatories(people):
+    if not people:
+        return ""
+    cells = "".join(
+        '<td><div class="signature">'
+        + (f'<img src="{data_uri(p["signature"])}" alt="">' if p.get("signature") else "")
+        + f'</div><div class="who">{_text(p["name"])}</div><div class="role">{_text(p.get("title") or "")}</div></td>'
+        for p in people)
+    return f'<table class="signatories"><tr>{cells}</tr></table>'
 
 
 def long_date(value):
@@ -54,9 +93,15 @@ def _text(value):
     return DEVANAGARI.sub(lambda run: f'<span class="deva">{run[0]}</span>', escaped)
 
 
-@functools.lru_cache(maxsize=1)
-def _template():
-    return Template(TEMPLATE.read_text(encoding="utf-8"))
+@functools.lru_cache(maxsize=len(LAYOUTS))
+def _template(layout):
+    """``certs/page.html`` around the layout's style and body (``certs/<layout>.html``)."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"no certificate layout {layout!r}")
+    text = (CERTS / f"{layout}.html").read_text(encoding="utf-8")
+    style, body = text.split("<style>", 1)[1].split("</style>", 1)
+    page = (CERTS / "page.html").read_text(encoding="utf-8")
+    return Template(page.replace("$layout_style", style.strip("\n")).replace("$layout_body", body.strip("\n")))
 
 
 def _fit(text, steps, smallest):

@@ -90,18 +90,20 @@ def normalised(cert_id):
 
 
 def match_pdf(db, pdf):
-    """The certificate whose PDF is exactly the bytes ``pdf`` (by SHA-256), or None; 400 for an
-    empty file or one that is not a PDF."""
+    """The certificate whose PDF (or its stamped REVOKED copy) is exactly the bytes ``pdf`` (by
+    SHA-256), or None; 400 for an empty file or one that is not a PDF."""
     if not pdf:
         raise BadRequest("The file is empty", code="empty_file", fields={"file": "is empty"})
     kind = files.sniff(pdf)
     if not kind or kind[0] != "application/pdf":
         raise BadRequest("The file is not a PDF", code="not_a_pdf", fields={"file": "must be a PDF"})
-    return db.certificates.find_one({"hash": hashlib.sha256(pdf).hexdigest()})
+    digest = hashlib.sha256(pdf).hexdigest()  # the PDF, or its REVOKED copy: the same certificate
+    return db.certificates.find_one({"$or": [{"hash": digest}, {"revokedHash": digest}]})
 
 
-def mine(db, user_id):
-    return list(db.certificates.find({"userId": user_id}).sort([("createdAt", -1), ("_id", -1)]))
+def mine(db, user_id, serialize, *, page, limit):
+    """The user's certificates, newest first, a page of them."""
+    return paginate(db.certificates, {"userId": user_id}, [("createdAt", -1)], page, limit, serialize)
 
 
 def search(db, serialize, *, page, limit, status=None, userId=None, courseId=None):
@@ -123,6 +125,7 @@ def revoke(db, cert_id, reason, actor):
     if cert is None:
         get(db, cert_id)  # 404 when there is no such certificate
         raise Conflict("This certificate is already revoked", code="already_revoked")
+    db.certificateSpool.delete_one({"_id": cert["_id"]})  # an upload still waiting is not needed now
     audit.record(db, actor, "certificate.revoke", "certificate", cert_id, reason=reason,
                  previousStatus=cert["status"], userId=cert["userId"], courseId=cert["courseId"])
     notifications.add(db, cert["userId"], "certificate.revoked", "A certificate was revoked",
@@ -140,7 +143,12 @@ def reissue(db, cert_id, actor, *, restore=False):
     A revoked certificate is not silently reinstated: re-issuing it is a 409 unless
     ``restore`` is given, and only an admin (who may revoke) may restore one.
     """
-    cert = get(db, cert_id)
+    return requeue(db, get(db, cert_id), actor, restore=restore)
+
+
+def requeue(db, cert, actor, *, restore=False, batch=None):
+    """``reissue`` of one record (``batch``: the bulk re-issue it belongs to)."""
+    cert_id = cert["certId"]
     if cert["status"] == "rendering":
         raise Conflict("This certificate is being rendered right now; try again in a moment",
                        code="certificate_rendering")
@@ -155,7 +163,8 @@ def reissue(db, cert_id, actor, *, restore=False):
                 "courseTitle": course["title"] if course else cert["courseTitle"]}
     stamp = now()
     fields = {"status": "pending", "attempts": 0, "nextAttemptAt": stamp, "lastError": None,
-              "reissuedAt": stamp, "reissuedBy": actor.id, **snapshot}
+              "reissuedAt": stamp, "reissuedBy": actor.id, "storageAttempts": 0, "storageFailingSince": None,
+              **snapshot, **({"reissueBatch": batch} if batch else {})}
     if cert["status"] == "revoked":
         fields.update(revokedAt=None, revokedBy=None, revokeReason=None)
     # Guarded by the status we judged: a revocation or a claim in between wins, we do not.
@@ -165,9 +174,10 @@ def reissue(db, cert_id, actor, *, restore=False):
         return_document=ReturnDocument.AFTER)
     if updated is None:
         raise Conflict("The certificate changed meanwhile; look again and retry", code="certificate_changed")
+    db.certificateSpool.delete_one({"_id": cert["_id"]})  # a re-issue renders afresh
     JOBS.enqueued()
     changes = {k: {"from": cert[k], "to": v} for k, v in snapshot.items() if cert[k] != v}
     audit.record(db, actor, "certificate.reissue", "certificate", cert_id, previousStatus=cert["status"],
                  previousHash=cert.get("hash"), restored=cert["status"] == "revoked",
-                 previousRevokeReason=cert.get("revokeReason"), changes=changes)
+                 previousRevokeReason=cert.get("revokeReason"), changes=changes, batch=batch)
     return updated

@@ -34,6 +34,19 @@ def _issued(key, convert=lambda value: value):
     return lambda cert, _: convert(cert.get(key)) if public_status(cert) != "pending" else None
 
 
+def _file(key):
+    """The URL of an issued certificate's file; once revoked, of its copy stamped REVOKED (records
+    issued before there were copies keep their original)."""
+    revoked_key = "revoked" + key[0].upper() + key[1:]
+
+    def get(cert, _):
+        status = public_status(cert)
+        if status == "pending":
+            return None
+        return (cert.get(revoked_key) if status == "revoked" else None) or cert.get(key)
+    return get
+
+
 def _revoked(key):
     return lambda cert, _: cert.get(key) if public_status(cert) == "revoked" else None
 
@@ -48,9 +61,13 @@ PUBLIC_CERTIFICATE = Shape("PublicCertificate", {
     "course": TITLED(get=lambda cert, _: {"id": cert["courseId"], "title": cert["courseTitle"]}),
     "issuedAt": Timestamp(get=_issued("issuedAt"), nullable=True),
     "expiresAt": Timestamp(get=_issued("expiresAt"), nullable=True),
-    "pdfUrl": Text(get=_issued("pdfUrl"), nullable=True, format="uri"),
+    "pdfUrl": Text(get=_file("pdfUrl"), nullable=True, format="uri",
+                   description="The PDF; for a revoked certificate, a copy stamped REVOKED"),
+    "previewUrl": Text(get=_file("previewUrl"), nullable=True, format="uri",
+                       description="Page one as a PNG (an Open Badges baked image); stamped REVOKED once revoked"),
     "status": OneOf(("pending", "active", "expired", "revoked"), get=lambda cert, _: public_status(cert)),
-    "hash": Text(get=_issued("hash"), nullable=True, description="SHA-256 (hex) of the PDF's bytes"),
+    "hash": Text(get=_issued("hash"), nullable=True,
+                 description="SHA-256 (hex) of the PDF's bytes (the original, also once revoked)"),
     "verifyUrl": Text(get=lambda cert, context: verify_url(context["urls"], cert["certId"]), format="uri"),
     "revokedAt": Timestamp(get=_revoked("revokedAt"), optional=True),
     "revokeReason": Text(get=_revoked("revokeReason"), optional=True)},
@@ -58,6 +75,7 @@ PUBLIC_CERTIFICATE = Shape("PublicCertificate", {
 SHARED_CERTIFICATE = PUBLIC_CERTIFICATE.extend("SharedCertificate", {
     "share": SHARE(get=lambda cert, context: _share(cert, context), nullable=True)},
     description="The verification answer: the certificate, and for an active one the links that share it")
+
 
 
 def public(cert, urls):
@@ -70,6 +88,12 @@ def shared(cert, urls, organisation):
     profile elsewhere (None for any other status: nobody should add a revoked one).
     ``organisation`` is ``sharing.Organisation``."""
     return SHARED_CERTIFICATE.dump(cert, urls=urls, organisation=organisation)
+
+
+def final(cert):
+    """Whether what anyone is told about ``cert`` stays true until someone changes it (active,
+    expired, revoked): only such an answer may be cached. A pending one changes by itself."""
+    return public_status(cert) != "pending"
 
 
 def _share(cert, context):
@@ -102,10 +126,14 @@ def status_report(cert):
 CERTIFICATE = Shape("Certificate", {
     "id": Text("_id"), "certId": Text(), "userId": Text(), "courseId": Text(), "studentName": Text(),
     "courseTitle": Text(), "status": OneOf(records.STATUSES), "pdfUrl": Text(nullable=True, format="uri"),
-    "storageKey": Text(nullable=True), "hash": Text(nullable=True), "issuedAt": Timestamp(nullable=True),
+    "storageKey": Text(nullable=True), "previewUrl": Text(nullable=True, format="uri"),
+    "revokedPdfUrl": Text(nullable=True, format="uri"), "hash": Text(nullable=True), "issuedAt": Timestamp(nullable=True),
     "expiresAt": Timestamp(nullable=True), "renderedAt": Timestamp(nullable=True), "createdAt": Timestamp(),
     "attempts": Integer(default=0), "nextAttemptAt": Timestamp(nullable=True), "lastError": Text(nullable=True),
     "emailStatus": Text(nullable=True), "revokedAt": Timestamp(nullable=True), "revokedBy": Text(nullable=True),
+    "storageAttempts": Integer(default=0, description="Failed uploads of the rendered files, since the last success"),
+    "design": Shape("RenderedDesign", {"source": Text(), "version": Integer(), "layout": Text()})(
+        nullable=True, description="The design the current files were rendered with"),
     "revokeReason": Text(nullable=True),
     "verifyUrl": Text(get=lambda cert, context: verify_url(context["urls"], cert["certId"]), format="uri")},
     description="A certificate as staff see it: its real status, attempts and last error")

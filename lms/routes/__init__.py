@@ -20,6 +20,8 @@ from ..accounts.notifications import NOTIFICATION
 from ..accounts.privacy import EXPORT as ACCOUNT_EXPORT
 from ..accounts.sessions import SESSION
 from ..accounts.users import USER
+from ..certificates.bulk import BATCH
+from ..certificates.designs import DESIGN, DESIGN_OUT, IMAGE, LAYOUT
 from ..certificates.shapes import CERTIFICATE, CERTIFICATE_STATUS, PUBLIC_CERTIFICATE, SHARED_CERTIFICATE
 from ..learning.courses import COURSE_CARD, COURSE_DETAIL, COURSE_FACETS, COURSE_FOR_EDITING, LESSON
 from ..learning.enrollments import ENROLLMENT
@@ -31,7 +33,8 @@ from ..reports.courses import COURSE_ANALYTICS, ROSTER_ROW
 from ..reports.lists import AUDIT_ROW, ENROLLMENT_ROW, STUDENT_ROW, SUBMISSION_ROW
 from ..reports.payments import ORDER, PAYMENT_ROW, REJECTED
 from ..schema import Anything, Boolean, Integer, ListOf, OneOf, Page, Query, Replies, Reply, Text
-from . import accounts, admin, catalog, certificates, events, files, learning, payments, profile, submissions, system
+from . import (accounts, admin, catalog, certificates, designs, events, files, learning, payments, profile,
+               submissions, system)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,12 @@ def signed_in(status=200):
         description="The CSRF token (also the XSRF-TOKEN cookie and the X-XSRF-TOKEN header) to send back"))
 
 
+VERIFICATION = Reply(200, SHARED_CERTIFICATE.description_text, **SHARED_CERTIFICATE.fields,
+                     certificate=SHARED_CERTIFICATE(description="The same certificate as one object: the preferred "
+                                                                "way to read it (the top-level fields are the original "
+                                                                "contract and stay)"))
+DESIGNED = Reply(design=DESIGN_OUT)
+IMAGES = ("400 validation_error",)
 REVIEWED = Reply(submission=SUBMISSION, certificateCreated=Boolean(), certId=Text(optional=True))
 EDITING = Reply(course=COURSE_FOR_EDITING)
 EDITOR = (*NOT_FOUND, "403 not_course_instructor")
@@ -230,8 +239,8 @@ ROUTES = [
       errors=(*NOT_FOUND, "404 lesson_not_found", "403 not_enrolled")),
     R("GET", "/api/progress/<courseId>", learning.course_progress, "user", "Completed lessons and percentage",
       reply=Reply(progress=PROGRESS_DETAIL), errors=NOT_FOUND),
-    R("GET", "/api/user/certificates", certificates.my_certificates, "user", "Own certificates",
-      name="learning_my_certificates", reply=Reply(items=ListOf(PUBLIC_CERTIFICATE))),
+    R("GET", "/api/user/certificates", certificates.my_certificates, "user", "Own certificates, newest first",
+      query=certificates.MINE, name="learning_my_certificates", reply=Page(PUBLIC_CERTIFICATE)),
 
     # submissions
     R("POST", "/api/submissions", submissions.submit, "user",
@@ -250,9 +259,11 @@ ROUTES = [
       "(mail and notification); approval may create the certificate", body=submissions.VERIFY, reply=REVIEWED,
       errors=(*NOT_FOUND, "403 own_submission", "403 not_course_instructor", "409 already_reviewed")),
     R("GET", "/files/<key:path>", files.serve_file, "anyone",
-      "A stored file (local storage only): PDFs and images inline, anything else as a download",
+      "A stored file: PDFs and images inline, anything else as a download (local storage); a redirect to a "
+      "presigned URL (S3)",
       tags=("files",), media=("application/pdf", "image/png", "image/jpeg", "application/zip", "text/plain",
-                              "application/octet-stream"), name="submissions_serve_file", errors=NOT_FOUND),
+                              "application/octet-stream"), name="submissions_serve_file", errors=NOT_FOUND,
+      redirects=True),
 
     # payments
     R("POST", "/api/payments/verify", payments.verify, "user",
@@ -284,7 +295,7 @@ ROUTES = [
     R("GET", "/api/certificates/<certId>", certificates.verify, "anyone",
       "Public verification: status (active, pending, expired, revoked with date and reason), names, dates, "
       "PDF, hash, and a LinkedIn Add-to-Profile link for an active certificate",
-      cache="certificates", limit=("certificate-ip",), reply=Reply.flat(SHARED_CERTIFICATE), errors=NOT_FOUND),
+      cache="certificates", limit=("certificate-ip",), reply=VERIFICATION, errors=NOT_FOUND),
     R("GET", "/verify", certificates.verify_form, "anyone", "HTML: the verification form (?certId= redirects "
       "to its page)", tags=("certificates",), media=("text/html",), redirects=True, query=certificates.FORM_QUERY,
       errors=NOT_FOUND),
@@ -303,6 +314,36 @@ ROUTES = [
       body=certificates.REISSUE, invalidates=("certificates",), reply=Reply(certificate=CERTIFICATE),
       errors=(*NOT_FOUND, "409 certificate_rendering", "409 certificate_revoked", "409 certificate_changed")),
 
+    # certificate designs and bulk work
+    R("GET", "/api/admin/certificate-layouts", designs.list_layouts, "staff", "The built-in certificate layouts",
+      reply=Page(LAYOUT)),
+    R("GET", "/api/admin/certificate-design", designs.get_default, "staff",
+      "The organisation's default certificate design (courses without their own use it)", reply=DESIGNED),
+    R("PUT", "/api/admin/certificate-design", designs.put_default, "admin",
+      "Replace the organisation's default certificate design", body=DESIGN, reply=DESIGNED, errors=IMAGES),
+    R("GET", "/api/admin/courses/<id>/certificate-design", designs.get_course_design, "staff",
+      "The design a course's certificates get (its own, else the default)", reply=DESIGNED, errors=NOT_FOUND),
+    R("PUT", "/api/admin/courses/<id>/certificate-design", designs.put_course_design, "staff",
+      "Replace a course's certificate design; certificates issued or re-issued from now on use it",
+      body=DESIGN, reply=DESIGNED, errors=(*NOT_FOUND, *IMAGES)),
+    R("POST", "/api/admin/courses/<id>/certificate-preview", designs.preview, "staff",
+      "A sample certificate of the course (PDF or PNG) with a sample name and its design, or the unsaved "
+      "design given; creates nothing", body=designs.PREVIEW, media=("application/pdf", "image/png"),
+      errors=(*NOT_FOUND, *IMAGES, "503 service_unavailable")),
+    R("POST", "/api/admin/certificate-images", designs.upload_image, "staff",
+      "Upload a logo or signature image (multipart/form-data, field 'file': PNG or JPEG by its bytes, at most "
+      "512 KiB; SVG is refused)", upload=designs.IMAGE_FORM, reply=Reply(201, image=IMAGE),
+      errors=("400 invalid_multipart", "400 validation_error", "400 empty_file", "400 invalid_image",
+              "413 image_too_large", "415 unsupported_image_type", "503 storage_unavailable")),
+    R("POST", "/api/admin/courses/<id>/certificates/reissue", designs.reissue_all, "staff",
+      "Re-issue every active certificate of the course with its current design, in the worker; follow it at "
+      "the batch's URL", reply=Reply(202, batch=BATCH), errors=NOT_FOUND),
+    R("GET", "/api/admin/certificate-batches/<id>", designs.batch, "staff", "How far a bulk re-issue got",
+      reply=Reply(batch=BATCH), errors=NOT_FOUND),
+    R("GET", "/api/admin/courses/<id>/certificates.zip", designs.download_all, "staff",
+      "Every issued certificate PDF of the course in one ZIP, streamed", media=("application/zip",),
+      errors=NOT_FOUND),
+
     # credentials
     R("GET", "/.well-known/jwks.json", certificates.jwks, "anyone",
       "The public keys credentials are signed with (JWK Set; retired keys stay listed)",
@@ -312,7 +353,7 @@ ROUTES = [
       " compact JWT alone with Accept: application/vc+jwt or ?format=jwt",
       query=certificates.CREDENTIAL_QUERY, media=("application/json", "application/vc+jwt"),
       limit=("certificate-ip",), name="credentials_credential", reply=Reply(credential=Anything(), jwt=Text()),
-      errors=(*NOT_FOUND, "409 not_issued")),
+      errors=(*NOT_FOUND, "409 not_issued", "410 certificate_revoked")),
     R("GET", "/api/certificates/<certId>/status", certificates.status, "anyone",
       "A certificate's status right now (active, revoked, expired, pending): a credential's credentialStatus",
       limit=("certificate-ip",), name="credentials_status", reply=Reply.flat(CERTIFICATE_STATUS), errors=NOT_FOUND),

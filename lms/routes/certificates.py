@@ -9,7 +9,13 @@ cached: a revocation must show at once), or a PDF they were sent, by its bytes.
 The verification pages are HTML for people (a recruiter following a link), so their errors
 are pages too: an unknown id is a 404 page with the form to try again, too many lookups a 429
 page. Each page sends its own Content-Security-Policy: nothing runs, the stylesheet is allowed
-by its hash, and the certificate's PDF may be embedded from exactly the origin it is stored at.
+by its hash, and images come only from where the certificate's preview is stored. The preview
+is the PNG of page one (an embedded PDF is an empty box on phones); a revoked certificate's is
+its copy stamped REVOKED, under a banner saying so.
+
+Freshness: a final answer (active, expired, revoked) is cached for a few seconds
+(``lms.web.caching``); a pending one, or a 404, is ``no-store``, so the moment the worker
+activates a certificate the next request says so.
 
 Lookups by id (verification, credential, status) share the ``certificate-ip`` limit (counted
 only when the answer is not cached) and its id rules (any case, 404 without a query for what
@@ -30,6 +36,7 @@ from ..web import pages
 from ..web.bodies import UploadLimits, read_multipart
 from ..web.plugin import respond
 
+MINE = Query(**PAGE)
 ADMIN_QUERY = Query(status=Str(choices=records.STATUSES, required=False), userId=Id(required=False),
                     courseId=Id(required=False), **PAGE)
 REVOKE = Obj(reason=Str(min=1, max=500, description="Shown on the public verification page"))
@@ -48,7 +55,15 @@ FORM = Form(Obj(), files="file", description="The PDF to check, at most 5 MB")
 # --- public verification ------------------------------------------------------------------
 
 def verify(db, settings, urls, certId):
-    return shapes.shared(records.find(db, certId), urls, Organisation.from_settings(settings))
+    cert = records.find(db, certId)
+    answer = shapes.shared(cert, urls, Organisation.from_settings(settings))
+    _freshness(cert)
+    return {**answer, "certificate": answer}
+
+
+def _freshness(cert):
+    if not shapes.final(cert):
+        bottle.response.set_header("Cache-Control", "no-store")
 
 
 def verify_form(settings, urls, query):
@@ -63,17 +78,28 @@ def verify_form(settings, urls, query):
     return ""
 
 
-def verify_page(db, settings, urls, certId):
-    cert = shapes.shared(records.find(db, certId), urls, Organisation.from_settings(settings))
-    pdf_url = cert["pdfUrl"] if (cert["pdfUrl"] or "").startswith(("https://", "http://")) else None
-    return pages.page("verify", 200, frames=_origin(pdf_url), org=settings.org_name, cert=cert, pdf_url=pdf_url,
+def verify_page(db, settings, urls, storage, certId):
+    record = records.find(db, certId)
+    cert = shapes.shared(record, urls, Organisation.from_settings(settings))
+    pdf_url, preview_url = (cert[k] if (cert[k] or "").startswith(("https://", "http://")) else None
+                            for k in ("pdfUrl", "previewUrl"))
+    body = pages.page("verify", 200, images=(_origin(preview_url), getattr(storage, "origin", None)),
+                      org=settings.org_name, cert=cert, pdf_url=pdf_url, preview_url=preview_url,
                       issued_on=_date(cert["issuedAt"]), revoked_on=_date(cert.get("revokedAt")),
                       expires_on=_date(cert["expiresAt"]), linkedin=(cert["share"] or {}).get("linkedin"))
+    _freshness(record)
+    return body
 
 
 def verify_page_error(exc, settings):
-    """The verification page's errors, as pages (the ``html_errors`` of its route)."""
+    """The verification page's errors, as pages (the ``html_errors`` of its route), never kept."""
     cert_id = records.normalised(bottle.request.url_args.get("certId", ""))
+    page = _error_page(exc, settings, cert_id)
+    bottle.response.set_header("Cache-Control", "no-store")
+    return page
+
+
+def _error_page(exc, settings, cert_id):
     if isinstance(exc, RateLimited):
         bottle.response.set_header("Retry-After", str(exc.retry_after))
         return pages.page("verify_form", 429, org=settings.org_name, cert_id=cert_id,
@@ -141,8 +167,8 @@ def _one_pdf(index, filename, stream):
 
 # --- the signed-in user's, and staff's ------------------------------------------------------
 
-def my_certificates(db, urls, user):
-    return {"items": [shapes.public(cert, urls) for cert in records.mine(db, user["id"])]}
+def my_certificates(db, urls, user, query):
+    return records.mine(db, user["id"], lambda cert: shapes.public(cert, urls), **query)
 
 
 def list_certificates(db, urls, query):

@@ -1,4 +1,5 @@
-"""Stored files of the local storage, served at ``/files/<key>`` (with Cloudinary they live there).
+"""Stored files of the local storage, served at ``/files/<key>`` (with Cloudinary they live there;
+with S3 the route answers a redirect to a presigned URL of the private object).
 
 Decisions:
 - HTML or SVG is plain text here. That is harmless because nothing is ever served as
@@ -13,7 +14,7 @@ Decisions:
 """
 import bottle
 
-from ..adapters.storage import LocalStorage
+from ..adapters.storage import LocalStorage, check_key
 from ..adapters.storage import kinds as files
 
 INLINE = ("application/pdf", "image/png", "image/jpeg")
@@ -27,7 +28,16 @@ FILE_CACHE = "private, max-age=300"  # certificates are re-issued under the same
 
 def serve_file(storage, key):
     """A file of the local storage folder; 404 for anything else, and always when files live on
-    Cloudinary (their URLs point there)."""
+    Cloudinary (their URLs point there). With S3, a 303 to a short-lived presigned URL."""
+    if hasattr(storage, "presigned"):
+        try:
+            location = storage.presigned(check_key(key))
+        except ValueError:
+            return bottle.HTTPError(404, "No such file")
+        bottle.response.status = 303
+        bottle.response.set_header("Location", location)
+        bottle.response.set_header("Cache-Control", "no-store")  # the signature expires
+        return ""
     path = storage.path_for(key) if isinstance(storage, LocalStorage) else None
     if path is None:
         return bottle.HTTPError(404, "No such file")

@@ -13,6 +13,13 @@ string, so ``?page=1``, ``?page=01&`` and no query at all are one entry, and par
 ignores are not part of it. The whole cache holds at most ``LMS_CACHE_BYTES`` of answers
 (counted as the length of their bodies): past that the oldest go first, an answer larger than an
 eighth of it is not kept, and expired answers are dropped as new ones come in.
+
+Freshness of each answer (``final`` below): a handler that answers something about to change on
+its own (a certificate not issued yet) sets ``Cache-Control: no-store``; such an answer is
+neither kept here nor by anyone downstream, so the next request sees the change at once. An
+answer served from here tells downstream caches to keep it only for what is left of its life
+here (``max-age``), so a browser or shared cache never adds its own ``TTL`` on top: a change
+made on another replica reaches every reader within ``TTL`` in all.
 """
 import hashlib
 import time
@@ -38,6 +45,11 @@ class ResponseCache:
         if entry:
             self._drop(key)
         return None
+
+    def remaining(self, key):
+        """Whole seconds the entry under ``key`` has left (0 when none)."""
+        entry = self.entries.get(key)
+        return max(0, int(entry[0] - time.monotonic())) if entry else 0
 
     def put(self, namespace, key, status, headers, body):
         cost = len(body) + ENTRY_OVERHEAD
@@ -78,24 +90,29 @@ def serve_hit(cache, user):
     response.status = status
     for name, value in headers.items():
         response.set_header(name, value)
-    return _validated(cache, user, body)
+    return _validated(cache, user, body, cache.remaining(key(user)))
 
 
 def store(cache, namespace, user, body):
     """Keep a fresh 200 answer and send it with its ETag; anything else passes unchanged."""
     response = bottle.response
-    if response.status_code != 200 or not isinstance(body, str):
+    if response.status_code != 200 or not isinstance(body, str) or not final(response):
         return body
     cache.put(namespace, key(user), 200,
               {h: response.headers[h] for h in CACHED_HEADERS if h in response.headers}, body)
-    return _validated(cache, user, body)
+    return _validated(cache, user, body, int(cache.ttl))
 
 
-def _validated(cache, user, body):
+def final(response):
+    """Whether the handler let this answer be kept: not when it said ``no-store``."""
+    return "no-store" not in (response.get_header("Cache-Control") or "")
+
+
+def _validated(cache, user, body, max_age):
     request, response = bottle.request, bottle.response
     etag = '"' + hashlib.blake2b(body.encode(), digest_size=12).hexdigest() + '"'
     response.set_header("ETag", etag)
-    response.set_header("Cache-Control", f"{'private' if user else 'public'}, max-age={int(cache.ttl)}")
+    response.set_header("Cache-Control", f"{'private' if user else 'public'}, max-age={max_age}")
     if etag in (request.get_header("If-None-Match") or ""):
         response.status = 304
         return ""

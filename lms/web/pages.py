@@ -16,15 +16,17 @@ VIEWS = Path(__file__).resolve().parent.parent.parent / "views"
 STYLED_LAYOUT = "verify_layout.tpl"  # the pages' one stylesheet lives in this layout
 
 
-def page(name, status, *, frames=None, **values):
+def page(name, status, *, frames=None, images=(), **values):
     """Render ``views/<name>.tpl`` as the response, under a policy where nothing runs, the
-    stylesheet is allowed by its hash and ``frames`` (an origin) alone may be embedded."""
+    stylesheet is allowed by its hash, ``frames`` (an origin) alone may be embedded and images
+    come from data: URIs and the ``images`` origins."""
     frames = frames or "'none'"
+    image_sources = " ".join(["data:", *sorted(set(o for o in images if o))])
     response = bottle.response
     response.status = status
     response.content_type = "text/html; charset=utf-8"
     response.set_header("Content-Security-Policy", (
-        f"default-src 'none'; style-src {_style_hash()}; img-src data:; object-src {frames}; "
+        f"default-src 'none'; style-src {_style_hash()}; img-src {image_sources}; object-src {frames}; "
         f"frame-src {frames}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"))
     response.set_header("Cache-Control", "no-cache")  # cached answers say max-age=5 instead (caching)
     response.set_header("X-Robots-Tag", "noindex")  # shared by link, not listed by search engines

@@ -89,6 +89,23 @@ class LeasedQueue:
             {"$set": {"status": self.done, **fields}, "$unset": {"leaseUntil": "", "claimedBy": ""}})
         return result.matched_count == 1
 
+    def postpone(self, db, job, worker_id, until, fields=None):
+        """Put a claimed job back to wait until ``until`` without counting the attempt (its
+        failure was someone else's: an outside service asked us to wait). False when it was no
+        longer ours."""
+        result = db[self.collection].update_one(
+            self._mine(job, worker_id),
+            {"$set": {"status": self.waiting, "nextAttemptAt": until, **(fields or {})}, "$inc": {"attempts": -1},
+             "$unset": {"leaseUntil": "", "claimedBy": ""}})
+        return result.matched_count == 1
+
+    def fail(self, db, job, worker_id, error):
+        """Give up on a claimed job now; False when it was no longer ours."""
+        result = db[self.collection].update_one(
+            self._mine(job, worker_id),
+            {"$set": {"status": self.failed, "lastError": error[:500]}, "$unset": {"leaseUntil": "", "claimedBy": ""}})
+        return result.matched_count == 1
+
     def retry_or_fail(self, db, job, worker_id, error):
         """Schedule the next attempt with exponential backoff, or give up after ``max_attempts``.
         Returns the job's new status (None if it was no longer ours)."""

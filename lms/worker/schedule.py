@@ -8,7 +8,7 @@ about a second instead of at the next tick.
 """
 from ..accounts import emails
 from ..adapters.mail import queue as mail
-from ..certificates import issuing
+from ..certificates import bulk, issuing
 from ..db import now
 from ..learning import progress
 from ..payments import Terms, capture, reconcile
@@ -18,11 +18,13 @@ CLEAN_UP_SECONDS = 600
 
 def schedule(worker, runtime):
     db = runtime.db
-    tools = dict(storage=runtime.storage, renderer=runtime.renderer, urls=runtime.urls,
-                 org_name=runtime.settings.org_name)
+    tools = certificate_tools(runtime)
 
     def issue_certificates():
         issuing.start_due(db, worker, **tools)
+
+    def reissue_batches():  # a course's certificates queued again with its current design
+        bulk.run_due(db, worker.id, on_change=tools["on_change"])
 
     def deliver_mail():
         mail.deliver_due(db, runtime.mailer, worker.id)
@@ -52,10 +54,22 @@ def schedule(worker, runtime):
     worker.every(1, recount_progress, on_wake=True)
     worker.every(1, run_errands, on_wake=True)
     worker.every(1, capture_payments, on_wake=True)
+    worker.every(1, reissue_batches, on_wake=True)
     worker.every(60, reconcile_payments)
     worker.every(3600, reconcile_disputes)
     worker.every(CLEAN_UP_SECONDS, clean_up)
     return worker
+
+
+def certificate_tools(runtime):
+    """What the certificate job takes (``issuing.issue``), from what this process opened. A change
+    clears this process's cached certificate answers (the worker shares the web's cache when it
+    runs in-process; a worker process alone has nobody to tell, and other replicas' answers age
+    out within ``lms.web.caching.TTL``)."""
+    return dict(storage=runtime.storage, renderer=runtime.renderer, urls=runtime.urls,
+                org_name=runtime.settings.org_name, keyring=runtime.keyring,
+                storage_retry_hours=runtime.settings.storage_retry_hours,
+                on_change=lambda: runtime.cache.clear(("certificates",)))
 
 
 def remove_expired(db):

@@ -1,11 +1,15 @@
 """File storage: the local folder, and Cloudinary through its real SDK against a loopback
 double that verifies api_key and signature the way Cloudinary does."""
+import email.utils
 import time
 import urllib.request
+from datetime import datetime, timezone
 
 import pytest
 
-from lms.adapters.storage import CloudinaryStorage, LocalStorage, check_key, open_storage
+from lms.adapters.storage import CloudinaryStorage, LocalStorage, S3Storage, check_key, open_storage
+from lms.adapters.storage.retry import retry_after
+from lms.config import ConfigError
 from lms.db import free_port
 from lms.errors import StorageError
 from lms.routes import ROUTES
@@ -155,3 +159,38 @@ def test_cloudinary_rejects_bad_keys_and_urls_before_any_request(cloudinary_doub
     with pytest.raises(ValueError):
         CloudinaryStorage("cloudinary://demo")
     assert cloudinary_double.requests == []
+
+
+def test_s3_is_chosen_by_its_url_and_keeps_secrets_out_of_its_repr(make_settings, s3_double):
+    chosen = storage(make_settings(LMS_S3_URL=s3_double.url))
+    assert isinstance(chosen, S3Storage) and chosen.bucket == "lms-test" and "secret" not in repr(chosen)
+    with pytest.raises(ConfigError, match="both set"):
+        make_settings(LMS_S3_URL=s3_double.url, CLOUDINARY_URL="cloudinary://1:2@demo")
+
+
+def test_s3_put_get_delete_and_a_prefix(make_settings, s3_double):
+    chosen = storage(make_settings(LMS_S3_URL=s3_double.url.replace("@lms-test", "@lms-test/tenant-a")))
+    assert chosen.put("certificates/CERT-ABC.pdf", PDF, "application/pdf") == \
+        "https://lms.test/files/certificates/CERT-ABC.pdf"
+    assert s3_double.keys() == ["tenant-a/certificates/CERT-ABC.pdf"]
+    assert chosen.get("certificates/CERT-ABC.pdf") == PDF
+    chosen.delete("certificates/CERT-ABC.pdf")
+    with pytest.raises(FileNotFoundError):
+        chosen.get("certificates/CERT-ABC.pdf")
+    with pytest.raises(ValueError):
+        chosen.put("../escape", PDF)
+
+
+def test_an_unreachable_s3_is_a_storage_error(make_settings, s3_double):
+    chosen = storage(make_settings(LMS_S3_URL=s3_double.url))
+    s3_double.stop()
+    with pytest.raises(StorageError, match="EndpointConnectionError"):
+        chosen.put("a.pdf", PDF)
+
+
+def test_waits_asked_for_are_read_from_seconds_dates_and_epochs():
+    at = 1_800_000_000
+    assert retry_after("120", now=at) == 120 and retry_after(str(at + 30), now=at) == 30
+    date = email.utils.format_datetime(datetime.fromtimestamp(at + 90, timezone.utc), usegmt=True)
+    assert retry_after(date, now=at) == 90 and retry_after(date, now=at + 200) == 0
+    assert retry_after(None) is None and retry_after("soon") is None

@@ -7,6 +7,7 @@ The job runs here through ``issuing.claim``/``issuing.issue``, the functions a w
 import email
 import email.policy
 import hashlib
+import os
 import urllib.request
 from datetime import timedelta
 
@@ -16,10 +17,9 @@ from lms.adapters.mail import Outbox, queue as mailqueue
 from lms.certificates import issuing
 from lms.certificates.records import JOBS
 from lms.db import now
-from lms.worker import queue as jobs
 from support.app import adapters, browser
 from support.certificates import WORKER, drain, fake_wkhtmltopdf, issue, make_due, pdf_text, stored_pdf
-from support.factories import create_course, create_user, pending_certificate
+from support.factories import create_course, create_user, issued_certificate, pending_certificate
 
 
 def audits(db, action, cert):
@@ -79,23 +79,28 @@ def test_the_real_cloudinary_sdk_uploads_the_pdf_signed(db, make_settings, cloud
     cert = pending_certificate(db, settings)
     assert drain(db, settings) == ["active"]
     done = db.certificates.find_one({"_id": cert["_id"]})
-    [(action, params)] = cloudinary_double.requests  # the double refuses a wrong signature
-    assert (action, params["public_id"]) == ("upload", f"certificates/{cert['certId']}.pdf")
+    uploads = [(action, params["public_id"]) for action, params in cloudinary_double.requests]  # all signed right
+    assert uploads == [("upload", f"certificates/{cert['certId']}{suffix}")
+                       for suffix in (".pdf", ".png", "-revoked.pdf", "-revoked.png")]
     assert done["pdfUrl"].startswith(cloudinary_double.base_url + "/lms-test/raw/upload/")
     with urllib.request.urlopen(done["pdfUrl"]) as response:
         assert hashlib.sha256(response.read()).hexdigest() == done["hash"]
 
 
-def test_a_storage_failure_is_retried_with_backoff_and_loses_nothing(db, make_settings, cloudinary_double):
+def test_a_storage_failure_keeps_the_render_and_retries_the_upload_without_spending_an_attempt(
+        db, make_settings, cloudinary_double):
     settings = make_settings(CLOUDINARY_URL=cloudinary_double.url)
     cert = pending_certificate(db, settings)
     cloudinary_double.fail_next(1)
 
     assert drain(db, settings) == ["pending"]
     waiting = db.certificates.find_one({"_id": cert["_id"]})
-    assert waiting["attempts"] == 1 and "StorageError" in waiting["lastError"]
-    assert timedelta(seconds=8) < waiting["nextAttemptAt"] - now() <= timedelta(seconds=jobs.backoff(1))
+    assert waiting["attempts"] == 0, "an upload failure is not a render attempt"
+    assert (waiting["storageAttempts"], "StorageError" in waiting["lastError"]) == (1, True)
+    assert timedelta(seconds=8) < waiting["nextAttemptAt"] - now() <= timedelta(seconds=issuing.storage_backoff(1))
     assert (waiting["pdfUrl"], waiting["hash"], waiting.get("claimedBy")) == (None, None, None)
+    spooled = db.certificateSpool.find_one({"_id": cert["_id"]})
+    assert [f["key"] for f in spooled["files"]][0] == f"certificates/{cert['certId']}.pdf"
     assert cloudinary_double.uploads == {} and db.mails.count_documents({}) == 0
     assert db.notifications.count_documents({}) == 0 and audits(db, "certificate.issue", cert) == []
     assert drain(db, settings) == [], "not due before its backoff"
@@ -103,15 +108,17 @@ def test_a_storage_failure_is_retried_with_backoff_and_loses_nothing(db, make_se
     make_due(db, cert["certId"])
     assert drain(db, settings) == ["active"]
     done = db.certificates.find_one({"_id": cert["_id"]})
-    assert (done["attempts"], done["lastError"]) == (2, None)
-    assert list(cloudinary_double.uploads) == [f"certificates/{cert['certId']}.pdf"]
+    assert (done["attempts"], done["lastError"], done["storageAttempts"]) == (1, None, 0)
+    assert cloudinary_double.uploads[f"certificates/{cert['certId']}.pdf"] == bytes(spooled["files"][0]["data"])
+    assert done["hash"] == spooled["fields"]["hash"], "the spooled render was uploaded, not a new one"
+    assert db.certificateSpool.count_documents({}) == 0
 
 
-def test_the_fifth_failure_makes_it_failed_visible_to_staff_and_a_reissue_recovers_it(
-        db, make_settings, cloudinary_double, signed_in):
-    settings = make_settings(CLOUDINARY_URL=cloudinary_double.url)
+def test_the_fifth_failed_render_makes_it_failed_visible_to_staff_and_a_reissue_recovers_it(
+        db, settings, signed_in, tmp_path, monkeypatch):
     cert = pending_certificate(db, settings)
-    cloudinary_double.fail_next(5)
+    path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", fake_wkhtmltopdf(tmp_path / "bin", "echo 'Segmentation fault' >&2; exit 3"))
     statuses = []
     for _ in range(5):
         statuses += drain(db, settings)
@@ -119,14 +126,15 @@ def test_the_fifth_failure_makes_it_failed_visible_to_staff_and_a_reissue_recove
     assert statuses == ["pending"] * 4 + ["failed"]
     assert drain(db, settings) == [], "a failed certificate is not retried by itself"
     [entry] = audits(db, "certificate.fail", cert)
-    assert entry["details"]["attempts"] == 5 and "StorageError" in entry["details"]["error"]
+    assert entry["details"]["attempts"] == 5 and "RenderError" in entry["details"]["error"]
+    monkeypatch.setenv("PATH", path)
 
     staff = signed_in("instructor")
     listed = staff.get("/api/admin/certificates?status=failed").json
     assert listed["total"] == 1
     shown = listed["items"][0]
     assert (shown["certId"], shown["status"], shown["attempts"]) == (cert["certId"], "failed", 5)
-    assert "StorageError" in shown["lastError"]
+    assert "RenderError" in shown["lastError"]
     public = browser(staff.app).get(f"/api/certificates/{cert['certId']}").json
     assert (public["status"], public["pdfUrl"], public["hash"]) == ("pending", None, None)
 
@@ -187,12 +195,15 @@ def test_the_public_shape_of_an_active_certificate(client, db, settings):
     drain(db, settings)
     done = db.certificates.find_one({"_id": cert["_id"]})
     body = client.get(f"/api/certificates/{cert['certId']}").json
-    assert body == {"ok": True, "certId": cert["certId"],
-                    "student": {"id": cert["userId"], "name": cert["studentName"]},
-                    "course": {"id": cert["courseId"], "title": "MERN Bootcamp"},
-                    "issuedAt": body["issuedAt"], "expiresAt": None, "pdfUrl": done["pdfUrl"], "status": "active",
-                    "hash": done["hash"], "verifyUrl": f"https://lms.test/verify/{cert['certId']}",
-                    "share": {"linkedin": body["share"]["linkedin"]}}
+    certificate = {"certId": cert["certId"], "student": {"id": cert["userId"], "name": cert["studentName"]},
+                   "course": {"id": cert["courseId"], "title": "MERN Bootcamp"},
+                   "issuedAt": body["issuedAt"], "expiresAt": None, "pdfUrl": done["pdfUrl"],
+                   "previewUrl": done["previewUrl"], "status": "active", "hash": done["hash"],
+                   "verifyUrl": f"https://lms.test/verify/{cert['certId']}",
+                   "share": {"linkedin": body["share"]["linkedin"]}}
+    # DESIGN §9's top-level fields, and the same object under its singular name
+    assert body == {"ok": True, **certificate, "certificate": certificate}
+    assert done["previewUrl"] == f"https://lms.test/files/certificates/{cert['certId']}.png"
     assert body["issuedAt"].endswith("Z")
     assert client.get(f"/api/certificates/{cert['certId'].lower()}").json["certId"] == cert["certId"]
 
@@ -213,9 +224,9 @@ def test_an_unknown_certificate_is_404(client, db, cert_id):
 
 
 def test_public_lookups_that_reach_the_database_are_rate_limited_per_ip(client, db, settings):
-    # The limit is against enumeration: unknown ids always count; a known certificate's answer
+    # The limit is against enumeration: unknown ids always count; an issued certificate's answer
     # is served from the short cache, so repeated lookups of it cost the database nothing.
-    cert = pending_certificate(db, settings)
+    cert = issued_certificate(db, settings)
     client.get(f"/api/certificates/{cert['certId']}")
     for n in range(119):
         client.get(f"/api/certificates/CERT-{n:010d}", status=404)
@@ -361,3 +372,16 @@ def test_staff_list_certificates_newest_first_with_filters(signed_in, db, settin
     assert [c["certId"] for c in mine] == [first["certId"]]
     staff.get("/api/admin/certificates?status=bogus", status=400)
     signed_in("student").get("/api/admin/certificates", status=403)
+
+
+def test_own_certificates_are_a_page_newest_first(signed_in, db, settings):
+    student = signed_in()
+    mine = [pending_certificate(db, settings, user=student.user) for _ in range(3)]
+    pending_certificate(db, settings)  # someone else's
+    first = student.get("/api/user/certificates?limit=2").json
+    assert (first["page"], first["limit"], first["total"]) == (1, 2, 3)
+    assert [c["certId"] for c in first["items"]] == [mine[2]["certId"], mine[1]["certId"]]
+    second = student.get("/api/user/certificates?limit=2&page=2").json
+    assert [c["certId"] for c in second["items"]] == [mine[0]["certId"]]
+    assert student.get("/api/user/certificates?sort=old", status=400).json["error"]["fields"] == {
+        "sort": "is not a known parameter"}

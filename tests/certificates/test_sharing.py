@@ -73,7 +73,8 @@ def test_the_page_links_to_linkedin_and_carries_escaped_open_graph_tags(client, 
     assert meta["og:title"] == f"Certificate {cert['certId']} · {name}"
     assert meta["description"] == meta["og:description"] == \
         f"{name} completed {HOSTILE_TITLE} with LMS: check certificate {cert['certId']} here."
-    assert "og:image" not in meta  # no image of the certificate exists to point at
+    preview = client.get(f"/api/certificates/{cert['certId']}").json["previewUrl"]
+    assert (meta["og:image"], meta["twitter:card"]) == (preview, "summary_large_image")  # phones show the PNG
     assert "<script>" not in page.text and "<b>basics" not in page.text
 
     # Meta tags and a link need no new source: the policy is the strict one of every verify page.

@@ -36,13 +36,16 @@ def test_an_active_certificate_page_shows_every_detail_under_a_strict_policy(cli
                      f"{cert['issuedAt'].day} {cert['issuedAt']:%B %Y}"):
         assert expected in page.text
     assert page.html.find("a", class_="button")["href"] == cert["pdfUrl"]
-    assert page.html.find("object")["data"] == cert["pdfUrl"]
+    preview = page.html.find("figure", class_="sheet")
+    assert preview.find("img")["src"] == cert["previewUrl"] and preview.find("a")["href"] == cert["pdfUrl"]
+    assert page.html.find("object") is None, "no embedded PDF: an empty box on phones"
 
     csp = policy(page)
     css = page.html.find("style").string
     assert csp["style-src"] == "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
     assert csp["default-src"] == "'none'" and "script-src" not in csp and "unsafe" not in str(csp)
-    assert csp["object-src"] == csp["frame-src"] == "https://lms.test"  # where the PDF is stored
+    assert csp["img-src"] == "data: https://lms.test"  # where the preview is stored
+    assert csp["object-src"] == csp["frame-src"] == "'none'"
     assert (csp["frame-ancestors"], csp["base-uri"], csp["form-action"]) == ("'none'", "'none'", "'self'")
     assert page.html.find(style=True) is None, "no style attributes: the policy would block them"
     assert page.headers["X-Frame-Options"] == "DENY" and page.headers["X-Content-Type-Options"] == "nosniff"
@@ -63,8 +66,9 @@ def test_a_pending_certificate_shows_no_pdf_hash_or_date(client, db, settings):
     cert = pending_certificate(db, settings)
     page = client.get(f"/verify/{cert['certId']}")
     assert "Not issued yet" in page.text and "Valid certificate" not in page.text
-    assert page.html.find("object") is None and "SHA-256" not in page.text and "Issued on" not in page.text
-    assert policy(page)["object-src"] == "'none'"
+    assert page.html.find("figure") is None and "SHA-256" not in page.text and "Issued on" not in page.text
+    assert policy(page)["img-src"] == "data:"
+    assert page.headers["Cache-Control"] == "no-store", "a pending answer changes by itself: never kept"
 
 
 def test_hostile_values_are_escaped(client, db, settings):

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from lms.certificates import issuing
 from lms.db import now
+from lms.worker.schedule import certificate_tools
 from support.app import adapters
 
 WORKER = "test-worker"
@@ -14,9 +15,7 @@ WORKER = "test-worker"
 
 def tools(settings):
     """The adapters a certificate job takes, opened as a process opens them."""
-    runtime = adapters(settings)
-    return dict(storage=runtime.storage, renderer=runtime.renderer, urls=runtime.urls,
-                org_name=settings.org_name)
+    return certificate_tools(adapters(settings))
 
 
 def issue(db, settings, cert, worker_id=WORKER):

@@ -3,7 +3,10 @@ route, courses, enrollments, payments through Checkout, certificates, sample fil
 documents for direct inserts where no route can make what a test needs."""
 import io
 import itertools
+import struct
+import subprocess
 import zipfile
+import zlib
 from datetime import datetime, time, timedelta, timezone
 
 from lms import audit
@@ -179,6 +182,26 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(20)
 TEXT = "Notes — नमस्ते\n<script>alert(1)</script>\n".encode()
 EXE = b"MZ\x90\x00\x03\x00\x00\x00" + bytes(56) + b"This program cannot be run in DOS mode."
 REPO = "https://github.com/student/project"
+
+
+def png_image(width=120, height=40, rgb=(200, 30, 30)):
+    """A real PNG of one colour, ``width`` × ``height``."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\0" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def jpeg_image(width=160, height=50, text="J. Doe"):
+    """A real JPEG of a handwritten-looking name (drawn by wkhtmltoimage), ``width`` × ``height``."""
+    page = f"<html><body style='margin:0;background:#fff'><i style='font:34px serif'>{text}</i></body></html>"
+    return subprocess.run(["wkhtmltoimage", "-q", "--width", str(width), "--height", str(height), "-f", "jpg",
+                           "-", "-"], input=page.encode(), capture_output=True, check=True).stdout
+
+
+SVG = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)">'
+       b'<script>alert(2)</script><rect width="10" height="10"/></svg>')
 
 
 def zipped():

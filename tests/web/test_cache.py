@@ -34,7 +34,9 @@ def test_staff_and_the_public_do_not_share_answers(app, signed_in, db):
     draft = create_course(db, status="draft")
     staff = signed_in("instructor")
     assert staff.get(f"/api/courses/{draft['slug']}").json["course"]["status"] == "draft"
-    assert staff.get(f"/api/courses/{draft['slug']}").headers["Cache-Control"] == "private, max-age=5"
+    # a hit: what the answer has left of its 5 seconds here, whole seconds down
+    assert staff.get(f"/api/courses/{draft['slug']}").headers["Cache-Control"] in ("private, max-age=4",
+                                                                                 "private, max-age=5")
     browser(app).get(f"/api/courses/{draft['slug']}", status=404)
 
 

@@ -123,7 +123,8 @@ def test_three_workers_render_thirty_certificates_each_exactly_once(
     finally:
         assert [w.stop() for w in workers] == [0, 0, 0]
     uploads = Counter(params["public_id"] for action, params in cloudinary_double.requests if action == "upload")
-    assert uploads == Counter({f"certificates/{c['certId']}.pdf": 1 for c in certs})
+    assert uploads == Counter({f"certificates/{c['certId']}{suffix}": 1 for c in certs
+                               for suffix in (".pdf", ".png", "-revoked.pdf", "-revoked.png")})
     assert {c["attempts"] for c in db.certificates.find()} == {1}
     issues = list(db.auditLogs.find({"action": "certificate.issue"}))
     assert sorted(i["targetId"] for i in issues) == sorted(c["certId"] for c in certs)

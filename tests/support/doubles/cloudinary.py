@@ -13,8 +13,13 @@ download what the app stored.
     ...
     double.uploads["certificates/CERT-ABC.pdf"]  # the bytes
     double.fail_next(2)                          # the next two API calls answer 500
+    double.rate_limit_next(1, reset)             # the next one answers 420, X-FeatureRateLimit-Reset: reset
     double.stop()
+
+Files are also served at their delivery path without a version (``/<cloud>/raw/upload/<id>``),
+as Cloudinary serves them.
 """
+import email.utils
 import hashlib
 import re
 import threading
@@ -25,7 +30,7 @@ from cloudinary.utils import api_sign_request
 from .loopback import Handler, LoopbackDouble
 
 API_PATH = re.compile(r"^/v1_1/(?P<cloud>[^/]+)/(?P<resource_type>image|video|raw|auto)/(?P<action>upload|destroy)$")
-FILE_PATH = re.compile(r"^/(?P<cloud>[^/]+)/raw/upload/v\d+/(?P<public_id>.+)$")
+FILE_PATH = re.compile(r"^/(?P<cloud>[^/]+)/raw/upload/(?:v\d+/)?(?P<public_id>.+)$")
 UNSIGNED = {"file", "signature", "api_key"}
 
 
@@ -43,20 +48,28 @@ class CloudinaryDouble(LoopbackDouble):
         """The CLOUDINARY_URL that points the SDK here."""
         return f"cloudinary://{self.api_key}:{self.api_secret}@{self.cloud_name}?upload_prefix={self.base_url}"
 
-    def fail_next(self, n=1, status=500):
-        """Answer the next ``n`` API calls with ``status`` and a Cloudinary error body."""
+    def fail_next(self, n=1, status=500, headers=None):
+        """Answer the next ``n`` API calls with ``status`` (and ``headers``) and a Cloudinary error body."""
         with self._lock:
-            self._failures.extend([status] * n)
+            self._failures.extend([(status, headers or {})] * n)
+
+    def rate_limit_next(self, n, reset):
+        """Answer the next ``n`` calls as Cloudinary does past a rate limit: 420, with the time the
+        limit resets (an HTTP date) in ``X-FeatureRateLimit-Reset``."""
+        self.fail_next(n, 420, {"X-FeatureRateLimit-Limit": "500", "X-FeatureRateLimit-Remaining": "0",
+                                "X-FeatureRateLimit-Reset": email.utils.format_datetime(reset, usegmt=True)})
 
     def _take_failure(self):
         with self._lock:
             return self._failures.pop(0) if self._failures else None
 
     def handle(self, cloud, resource_type, action, fields):
-        """(status, JSON body) for one API call, judged the way Cloudinary judges it."""
+        """(status, JSON body[, headers]) for one API call, judged the way Cloudinary judges it."""
         failure = self._take_failure()
         if failure:
-            return failure, {"error": {"message": "General Error (double: failure requested)"}}
+            status, headers = failure
+            message = "Rate Limit Exceeded" if status == 420 else "General Error (double: failure requested)"
+            return status, {"error": {"message": message}}, headers
         params = {k: v for k, v in fields.items() if k not in UNSIGNED}
         if cloud != self.cloud_name:
             return 401, {"error": {"message": "cloud_name mismatch"}}

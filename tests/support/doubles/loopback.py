@@ -9,15 +9,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Handler(BaseHTTPRequestHandler):
     double = None  # the LoopbackDouble this handler serves
 
-    def answer(self, status, data, content_type):
+    def answer(self, status, data, content_type, headers=None):
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
-    def answer_json(self, status, payload):
-        self.answer(status, json.dumps(payload).encode(), "application/json")
+    def answer_json(self, status, payload, headers=None):
+        self.answer(status, json.dumps(payload).encode(), "application/json", headers)
 
     def log_message(self, *args):
         pass

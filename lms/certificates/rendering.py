@@ -1,0 +1,81 @@
+"""What one render of a certificate makes: the files and the fields the record gets.
+
+Four files, all made at issue so that nothing has to be rendered or uploaded later:
+
+    certificates/<certId>.pdf           the certificate: the credential attached, facts in metadata
+    certificates/<certId>.png           page one as a PNG (the verify page, Open Graph), baked
+    certificates/<certId>-revoked.pdf   the same PDF stamped REVOKED, served once it is revoked
+    certificates/<certId>-revoked.png   its page one
+
+``hash`` is the SHA-256 of the first (the one the holder gets while it is valid) and
+``revokedHash`` of the stamped one, so verify-by-PDF recognises either as this certificate.
+The design (``designs.resolve``) is the one current at the render; the record keeps which.
+"""
+import hashlib
+from datetime import timedelta
+
+from ..db import now
+from . import baking, badges, designs, pdf
+from .shapes import verify_url
+
+FILES = (  # record field of the URL, key suffix, content type
+    ("pdfUrl", ".pdf", "application/pdf"),
+    ("previewUrl", ".png", "image/png"),
+    ("revokedPdfUrl", "-revoked.pdf", "application/pdf"),
+    ("revokedPreviewUrl", "-revoked.png", "image/png"),
+)
+
+
+def render(db, cert, *, renderer, urls, org_name, keyring):
+    """``(files, fields)``: ``files`` is ``[(record field, storage key, bytes, content type)]``."""
+    issued_at = cert.get("issuedAt") or now()  # a re-issue keeps the date printed on it
+    expires_at = _expiry(db, cert, issued_at)
+    design = designs.resolve(db, cert["courseId"])
+    verify = verify_url(urls, cert["certId"])
+    grade = _grade(db, cert) if design["showGrade"] else None
+    page = pdf.render_html(student_name=cert["studentName"], course_title=cert["courseTitle"], issued_at=issued_at,
+                           cert_id=cert["certId"], organisation=org_name, verify_url=verify, design=design,
+                           grade=grade)
+    _, token = badges.signed(db, keyring, urls, org_name,
+                             {**cert, "issuedAt": issued_at, "expiresAt": expires_at, "hash": None})
+    document = baking.finish_pdf(renderer.render(page), token=token, student_name=cert["studentName"],
+                                 course_title=cert["courseTitle"], cert_id=cert["certId"],
+                                 organisation=design.get("organisationName") or org_name)
+    revoked = baking.stamp_revoked(document, verify)
+    contents = (document, baking.bake_png(renderer.preview(document), token), revoked, renderer.preview(revoked))
+    files = [(field, f"certificates/{cert['certId']}{suffix}", data, content_type)
+             for (field, suffix, content_type), data in zip(FILES, contents)]
+    fields = {"storageKey": files[0][1], "hash": hashlib.sha256(document).hexdigest(),
+              "revokedHash": hashlib.sha256(revoked).hexdigest(), "issuedAt": issued_at, "expiresAt": expires_at,
+              "renderedAt": now(), "lastError": None,
+              "design": {"source": design["source"], "version": design["version"], "layout": design["layout"]}}
+    return files, fields
+
+
+def sample(db, course, *, renderer, urls, org_name, student_name, design=None, format="pdf"):
+    """A certificate of ``course`` for ``student_name`` with its current design (or ``design``,
+    unsaved), as PDF or PNG bytes; nothing is stored. The id is a sample's, so its QR code and
+    link lead to a "no such certificate" page."""
+    resolved = designs.resolve(db, course["_id"], design)
+    page = pdf.render_html(student_name=student_name, course_title=course["title"], issued_at=now(),
+                           cert_id="SAMPLE-0000000000", organisation=org_name,
+                           verify_url=verify_url(urls, "SAMPLE-0000000000"), design=resolved, grade="A")
+    document = renderer.render(page)
+    return renderer.preview(document) if format == "png" else document
+
+
+def _grade(db, cert):
+    approved = db.submissions.find_one({"userId": cert["userId"], "courseId": cert["courseId"], "status": "approved"},
+                                       {"grade": 1}, sort=[("reviewedAt", -1)])
+    return (approved or {}).get("grade") or None
+
+
+def _expiry(db, cert, issued_at):
+    """When the certificate stops being valid, or None. Taken from the course at the first
+    issue, a snapshot like the names (a later change of the course's validity changes no
+    certificate already issued); a re-issue keeps the one it had."""
+    if cert.get("issuedAt"):
+        return cert.get("expiresAt")
+    course = db.courses.find_one({"_id": cert["courseId"]}, {"certificateValidityDays": 1}) or {}
+    days = course.get("certificateValidityDays")
+    return issued_at + timedelta(days=days) if days else None

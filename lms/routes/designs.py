@@ -1,0 +1,89 @@
+"""Staff's certificate design URLs: the layouts, the organisation's default and each course's
+design, image uploads, a sample render, and a course's certificates in bulk (re-issue, ZIP).
+
+A preview renders in the request (a wkhtmltopdf subprocess, ~0.2 s; gevent keeps serving
+meanwhile) and stores nothing: no certificate, no file. Its body may carry an unsaved
+``design`` to try before saving it.
+"""
+import bottle
+
+from ..certificates import bulk, designs, rendering
+from ..errors import NotFound, ValidationError
+from ..schema import Form, Obj, Str
+from ..web.bodies import UploadLimits, read_multipart
+
+PREVIEW = Obj(format=Str(choices=("pdf", "png"), default="pdf"),
+              studentName=Str(min=1, max=100, default="Sample Student", description="The name to print"),
+              design=Obj(designs.DESIGN.fields, required=False, description="An unsaved design to try (default: "
+                                                                           "the course's current one)"))
+IMAGE_UPLOAD = UploadLimits(total_bytes=designs.MAX_IMAGE_BYTES + 64 * 1024)
+IMAGE_FORM = Form(Obj(), files="file", description="A PNG or JPEG, at most 512 KiB and 4000 pixels a side")
+MEDIA = {"pdf": "application/pdf", "png": "image/png"}
+
+
+def list_layouts():
+    items = [designs.LAYOUT.dump(layout) for layout in designs.layouts()]
+    return {"items": items, "page": 1, "limit": len(items), "total": len(items)}
+
+
+def get_default(db):
+    return {"design": designs.DESIGN_OUT.dump(designs.current(db))}
+
+
+def put_default(db, body, actor):
+    return {"design": designs.DESIGN_OUT.dump(designs.save(db, None, body, actor))}
+
+
+def get_course_design(db, id):
+    _course(db, id)
+    return {"design": designs.DESIGN_OUT.dump(designs.current(db, id))}
+
+
+def put_course_design(db, id, body, actor):
+    return {"design": designs.DESIGN_OUT.dump(designs.save(db, id, body, actor))}
+
+
+def preview(db, settings, urls, renderer, id, body):
+    course = _course(db, id)
+    if body.get("design"):
+        designs.check_images(db, body["design"])
+    data = rendering.sample(db, course, renderer=renderer, urls=urls, org_name=settings.org_name,
+                            student_name=body["studentName"], design=body.get("design"), format=body["format"])
+    bottle.response.content_type = MEDIA[body["format"]]
+    bottle.response.set_header("Content-Disposition", f'inline; filename="certificate-preview.{body["format"]}"')
+    return data
+
+
+def upload_image(db, storage, actor):
+    _, found = read_multipart(bottle.request, IMAGE_UPLOAD, files_field="file", fields=(), accept=_one_image)
+    if not found:
+        raise ValidationError({"file": "is required"})
+    return {"_status": 201, "image": designs.IMAGE.dump(designs.add_image(db, storage, found[0], actor))}
+
+
+def _one_image(index, filename, stream):
+    if index:
+        raise ValidationError({"file": "give one file at a time"})
+    return stream.read(designs.MAX_IMAGE_BYTES + 1)
+
+
+def reissue_all(db, id, actor):
+    return {"_status": 202, "batch": bulk.BATCH.dump(bulk.start(db, id, actor))}
+
+
+def batch(db, id):
+    return {"batch": bulk.BATCH.dump(bulk.progress(db, id))}
+
+
+def download_all(db, storage, id):
+    name, chunks = bulk.archive(db, storage, id)
+    bottle.response.content_type = "application/zip"
+    bottle.response.set_header("Content-Disposition", f'attachment; filename="{name}"')
+    return chunks
+
+
+def _course(db, course_id):
+    course = db.courses.find_one({"_id": course_id}, {"title": 1})
+    if not course:
+        raise NotFound("Course not found")
+    return course
