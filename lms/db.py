@@ -301,6 +301,11 @@ def free_port():
         return s.getsockname()[1]
 
 
+def whole_page(items):
+    """A short list that is never paged (layouts, one's sessions), in the API's list shape."""
+    return {"items": items, "page": 1, "limit": len(items), "total": len(items)}
+
+
 def paginate(collection, query, sort, page, limit, serialize, projection=None):
     """One page of ``query`` in ``sort`` order (``_id`` is appended as the tie-breaker, so pages
     never repeat or skip a document), in the API's list shape."""

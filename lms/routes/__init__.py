@@ -32,7 +32,7 @@ from ..reports.analytics import ANALYTICS
 from ..reports.courses import COURSE_ANALYTICS, ROSTER_ROW
 from ..reports.lists import AUDIT_ROW, ENROLLMENT_ROW, STUDENT_ROW, SUBMISSION_ROW
 from ..reports.payments import ORDER, PAYMENT_ROW, REJECTED
-from ..schema import Anything, Boolean, Integer, ListOf, OneOf, Page, Query, Replies, Reply, Text
+from ..schema import Anything, Boolean, Integer, OneOf, Page, Query, Replies, Reply, Text
 from . import (accounts, admin, catalog, certificates, designs, events, files, learning, payments, profile,
                submissions, system)
 
@@ -150,7 +150,7 @@ ROUTES = [
       reply=Reply(message=Text(), sessionsEnded=Integer()), errors=("400 wrong_password",)),
     R("GET", "/api/user/sessions", profile.my_sessions, "user",
       "One's sessions: device, address, when started and last used, which one is this",
-      reply=Reply(items=ListOf(SESSION))),
+      reply=Page(SESSION)),
     R("DELETE", "/api/user/sessions/<id>", profile.end_session, "user", "End one of one's sessions",
       reply=OK, errors=NOT_FOUND),
     R("GET", "/api/user/export", profile.export, "user",
@@ -325,11 +325,11 @@ ROUTES = [
       "The design a course's certificates get (its own, else the default)", reply=DESIGNED, errors=NOT_FOUND),
     R("PUT", "/api/admin/courses/<id>/certificate-design", designs.put_course_design, "staff",
       "Replace a course's certificate design; certificates issued or re-issued from now on use it",
-      body=DESIGN, reply=DESIGNED, errors=(*NOT_FOUND, *IMAGES)),
+      body=DESIGN, reply=DESIGNED, errors=(*EDITOR, *IMAGES)),
     R("POST", "/api/admin/courses/<id>/certificate-preview", designs.preview, "staff",
       "A sample certificate of the course (PDF or PNG) with a sample name and its design, or the unsaved "
       "design given; creates nothing", body=designs.PREVIEW, media=("application/pdf", "image/png"),
-      errors=(*NOT_FOUND, *IMAGES, "503 service_unavailable")),
+      errors=(*EDITOR, *IMAGES, "503 service_unavailable")),
     R("POST", "/api/admin/certificate-images", designs.upload_image, "staff",
       "Upload a logo or signature image (multipart/form-data, field 'file': PNG or JPEG by its bytes, at most "
       "512 KiB; SVG is refused)", upload=designs.IMAGE_FORM, reply=Reply(201, image=IMAGE),
@@ -337,12 +337,12 @@ ROUTES = [
               "413 image_too_large", "415 unsupported_image_type", "503 storage_unavailable")),
     R("POST", "/api/admin/courses/<id>/certificates/reissue", designs.reissue_all, "staff",
       "Re-issue every active certificate of the course with its current design, in the worker; follow it at "
-      "the batch's URL", reply=Reply(202, batch=BATCH), errors=NOT_FOUND),
+      "the batch's URL", reply=Reply(202, batch=BATCH), errors=EDITOR),
     R("GET", "/api/admin/certificate-batches/<id>", designs.batch, "staff", "How far a bulk re-issue got",
       reply=Reply(batch=BATCH), errors=NOT_FOUND),
     R("GET", "/api/admin/courses/<id>/certificates.zip", designs.download_all, "staff",
       "Every issued certificate PDF of the course in one ZIP, streamed", media=("application/zip",),
-      errors=NOT_FOUND),
+      errors=EDITOR),
 
     # credentials
     R("GET", "/.well-known/jwks.json", certificates.jwks, "anyone",

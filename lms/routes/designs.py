@@ -4,11 +4,17 @@ design, image uploads, a sample render, and a course's certificates in bulk (re-
 A preview renders in the request (a wkhtmltopdf subprocess, ~0.2 s; gevent keeps serving
 meanwhile) and stores nothing: no certificate, no file. Its body may carry an unsaved
 ``design`` to try before saving it.
+
+What changes or hands out a course's certificates (its design, a preview, a bulk re-issue, the
+ZIP of its PDFs with the students' names) is for that course's instructors and admins, as its
+other edits are (``courses.require_editor``); reading a design is open to all staff.
 """
 import bottle
 
 from ..certificates import bulk, designs, rendering
-from ..errors import NotFound, ValidationError
+from ..db import whole_page
+from ..errors import ValidationError
+from ..learning import courses
 from ..schema import Form, Obj, Str
 from ..web.bodies import UploadLimits, read_multipart
 
@@ -22,8 +28,7 @@ MEDIA = {"pdf": "application/pdf", "png": "image/png"}
 
 
 def list_layouts():
-    items = [designs.LAYOUT.dump(layout) for layout in designs.layouts()]
-    return {"items": items, "page": 1, "limit": len(items), "total": len(items)}
+    return whole_page([designs.LAYOUT.dump(layout) for layout in designs.layouts()])
 
 
 def get_default(db):
@@ -35,16 +40,17 @@ def put_default(db, body, actor):
 
 
 def get_course_design(db, id):
-    _course(db, id)
+    courses.get(db, id)
     return {"design": designs.DESIGN_OUT.dump(designs.current(db, id))}
 
 
 def put_course_design(db, id, body, actor):
+    _editable(db, id, actor)
     return {"design": designs.DESIGN_OUT.dump(designs.save(db, id, body, actor))}
 
 
-def preview(db, settings, urls, renderer, id, body):
-    course = _course(db, id)
+def preview(db, settings, urls, renderer, id, body, actor):
+    course = _editable(db, id, actor)
     if body.get("design"):
         designs.check_images(db, body["design"])
     data = rendering.sample(db, course, renderer=renderer, urls=urls, org_name=settings.org_name,
@@ -68,6 +74,7 @@ def _one_image(index, filename, stream):
 
 
 def reissue_all(db, id, actor):
+    _editable(db, id, actor)
     return {"_status": 202, "batch": bulk.BATCH.dump(bulk.start(db, id, actor))}
 
 
@@ -75,15 +82,13 @@ def batch(db, id):
     return {"batch": bulk.BATCH.dump(bulk.progress(db, id))}
 
 
-def download_all(db, storage, id):
+def download_all(db, storage, id, actor):
+    _editable(db, id, actor)
     name, chunks = bulk.archive(db, storage, id)
     bottle.response.content_type = "application/zip"
     bottle.response.set_header("Content-Disposition", f'attachment; filename="{name}"')
     return chunks
 
 
-def _course(db, course_id):
-    course = db.courses.find_one({"_id": course_id}, {"title": 1})
-    if not course:
-        raise NotFound("Course not found")
-    return course
+def _editable(db, course_id, actor):
+    return courses.require_editor(courses.get(db, course_id), actor)

@@ -3,6 +3,7 @@ deleting the account. Each change is audited by the domain function that makes i
 import bottle
 
 from ..accounts import emails, privacy, sessions, users
+from ..db import whole_page
 from ..schema import Bool, Email, Obj, Password, Str
 from ..web import guard
 
@@ -32,7 +33,7 @@ def change_password(db, settings, user, body, actor):
 
 
 def my_sessions(db, user):
-    return {"items": sessions.of(db, user["id"], current=guard.session_id(bottle.request))}
+    return whole_page(sessions.of(db, user["id"], current=guard.session_id(bottle.request)))
 
 
 def end_session(db, settings, user, id, actor):

@@ -8,7 +8,7 @@ import zipfile
 from lms.certificates import bulk
 from lms.db import new_id
 from support.certificates import WORKER, drain
-from support.factories import create_course, create_user, issued_certificate, pending_certificate
+from support.factories import create_course, create_user, issued_certificate, pending_certificate, teaching
 
 
 def test_a_bulk_reissue_requeues_every_active_certificate_and_reports_progress(signed_in, db, settings):
@@ -16,6 +16,7 @@ def test_a_bulk_reissue_requeues_every_active_certificate_and_reports_progress(s
     active = [issued_certificate(db, settings, course=course) for _ in range(3)]
     revoked = issued_certificate(db, settings, course=course)
     staff, admin = signed_in("instructor"), signed_in("admin")
+    teaching(db, course, staff)
     admin.post_json(f"/api/admin/certificates/{revoked['certId']}/revoke", {"reason": "Fraud"})
     other = issued_certificate(db, settings)  # another course: untouched
     waiting = pending_certificate(db, settings, course=course)
@@ -31,6 +32,8 @@ def test_a_bulk_reissue_requeues_every_active_certificate_and_reports_progress(s
     assert (shown["status"], shown["requeued"], shown["skipped"], shown["waiting"]) == ("done", 3, 0, 3)
     assert db.certificates.find_one({"_id": revoked["_id"]})["status"] == "revoked"
     assert db.certificates.find_one({"_id": other["_id"]})["status"] == "active"
+    public = staff.get(f"/api/certificates/{active[0]['certId']}").json
+    assert (public["status"], public["hash"]) == ("active", active[0]["hash"])  # valid while it re-renders
 
     drain(db, settings)
     shown = staff.get(url).json["batch"]
@@ -61,8 +64,10 @@ def test_the_zip_holds_every_issued_pdf_of_the_course_and_is_streamed(live_serve
     issued_certificate(db, settings)
     pending_certificate(db, settings, course=course)
     server = live_server(LMS_DATA_DIR=str(settings.data_dir))  # the same files
+    instructor = create_user(db, "instructor")
+    teaching(db, course, instructor)
     request = urllib.request.Request(f"{server.url}/api/admin/courses/{course['_id']}/certificates.zip",
-                                     headers=server.sign_in(create_user(db, "instructor")))
+                                     headers=server.sign_in(instructor))
     with urllib.request.urlopen(request) as response:
         headers, body = response.headers, response.read()
     assert headers["Content-Type"] == "application/zip"

@@ -17,7 +17,7 @@ from lms.certificates import baking
 from lms.db import new_id, now
 from support import ROOT
 from support.certificates import drain, pdf_text, stored_pdf
-from support.factories import SVG, TEXT, create_course, issued_certificate, jpeg_image, png_image
+from support.factories import SVG, TEXT, create_course, issued_certificate, jpeg_image, png_image, teaching
 
 LAYOUTS = ("classic", "modern", "compact")
 ARTIFACTS = ROOT / "tests" / "artifacts" / "certificates"
@@ -58,6 +58,7 @@ def test_the_layouts_are_listed(signed_in):
 def test_a_course_uses_the_default_until_it_has_its_own_and_each_save_is_a_version(signed_in, db):
     course = create_course(db)
     admin, staff = signed_in("admin"), signed_in("instructor")
+    teaching(db, course, staff)
     built_in = staff.get(design_url(course)).json["design"]
     assert (built_in["source"], built_in["version"], built_in["layout"], built_in["title"]) == \
         ("built-in", 0, "classic", "Certificate")
@@ -83,6 +84,7 @@ def test_a_course_uses_the_default_until_it_has_its_own_and_each_save_is_a_versi
 def test_an_invalid_design_is_refused_and_nothing_changes(signed_in, db, body, field):
     course = create_course(db)
     staff = signed_in("instructor")
+    teaching(db, course, staff)
     error = staff.put_json(design_url(course), body, status=400).json["error"]
     assert field in error["fields"]
     assert db.certificateDesigns.count_documents({}) == 0
@@ -111,6 +113,7 @@ def test_images_are_png_or_jpeg_by_their_bytes_and_svg_is_refused(signed_in, db,
 def test_each_layout_renders_every_option(signed_in, db, settings, layout):
     course = create_course(db, title="MERN Bootcamp", price=0)
     staff = signed_in("instructor")
+    teaching(db, course, staff)
     staff.put_json(design_url(course), full_design(staff, layout))
     student = signed_in(name="Amit Kumar")
     db.submissions.insert_one({"_id": new_id(), "userId": student.user["_id"], "courseId": course["_id"],
@@ -133,7 +136,9 @@ def test_each_layout_renders_every_option(signed_in, db, settings, layout):
 
 def test_options_left_out_are_left_out(signed_in, db, settings):
     course = create_course(db, price=0)
-    signed_in("instructor").put_json(design_url(course), {"layout": "modern", "showGrade": False})
+    staff = signed_in("instructor")
+    teaching(db, course, staff)
+    staff.put_json(design_url(course), {"layout": "modern", "showGrade": False})
     cert = issued_certificate(db, settings, course=course)
     pdf = stored_pdf(settings, cert)
     assert images_in(pdf) == [] and "Grade" not in pdf_text(pdf)
@@ -142,6 +147,7 @@ def test_options_left_out_are_left_out(signed_in, db, settings):
 def test_a_preview_renders_a_sample_and_creates_nothing(signed_in, db, settings):
     course = create_course(db, title="MERN Bootcamp")
     staff = signed_in("instructor")
+    teaching(db, course, staff)
     url = f"/api/admin/courses/{course['_id']}/certificate-preview"
     sample = staff.post_json(url, {"studentName": "Zoë Ñúñez"})
     assert sample.content_type == "application/pdf"
@@ -161,6 +167,7 @@ def test_a_preview_renders_a_sample_and_creates_nothing(signed_in, db, settings)
 def test_a_reissue_renders_with_the_design_current_then(signed_in, db, settings):
     course = create_course(db, price=0)
     staff = signed_in("instructor")
+    teaching(db, course, staff)
     staff.put_json(design_url(course), {"layout": "classic", "title": "Certificate"})
     cert = issued_certificate(db, settings, course=course)
     assert cert["design"]["version"] == 1 and "Diploma" not in pdf_text(stored_pdf(settings, cert))
@@ -175,6 +182,25 @@ def test_a_reissue_renders_with_the_design_current_then(signed_in, db, settings)
 
 
 @pytest.mark.parametrize("name", ["प्रिया शर्मा", "فاطمة الزهراء", "王小明"])
+def test_only_a_course_s_instructors_and_admins_change_or_take_its_certificates(signed_in, db, settings):
+    course = create_course(db, price=0)
+    cert = issued_certificate(db, settings, course=course)
+    owner, other, admin = signed_in("instructor"), signed_in("instructor"), signed_in("admin")
+    teaching(db, course, owner)
+    owner.put_json(design_url(course), {"layout": "modern"})
+    before = db.certificateDesigns.find_one({"courseId": course["_id"]}, sort=[("version", -1)])
+    base = f"/api/admin/courses/{course['_id']}"
+    for response in (other.put_json(design_url(course), {"layout": "compact"}, status=403),
+                     other.post_json(base + "/certificate-preview", {}, status=403),
+                     other.post_json(base + "/certificates/reissue", {}, status=403),
+                     other.get(base + "/certificates.zip", status=403)):
+        assert response.json["error"]["code"] == "not_course_instructor"
+    assert db.certificateDesigns.find_one({"courseId": course["_id"]}, sort=[("version", -1)]) == before
+    assert "reissueBatch" not in db.certificates.find_one({"_id": cert["_id"]})
+    assert other.get(design_url(course)).json["design"]["layout"] == "modern"  # reading stays open to staff
+    admin.post_json(base + "/certificates/reissue", {}, status=202)
+
+
 def test_names_in_any_script_are_exactly_in_the_pdf_metadata(db, settings, name):
     course = create_course(db, title="डेटा विज्ञान · علم البيانات · 数据科学", price=0)
     cert = issued_certificate(db, settings, course=course, name=name)
