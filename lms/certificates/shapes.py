@@ -2,8 +2,11 @@
 
 Publicly (the verification API and page) ``rendering`` and ``failed`` read as ``pending``: the
 student earned the certificate and it is not issued yet; why not is the admins' business
-(``admin`` shows the real status, the attempts and the last error). ``expired`` is judged
-against the clock at every read, and a revocation wins over it.
+(``admin`` shows the real status, the attempts and the last error). A certificate being
+re-issued was issued already: until its new PDF is ready it stays ``active`` with the PDF and
+hash it had, so an employer checking it meanwhile (or for good, should the re-render fail) is
+never told it is not issued. ``expired`` is judged against the clock at every read, and a
+revocation wins over it.
 
 Links come from the ``Urls`` passed in (``lms.web.urls``): the verify page is the route
 ``certificates_verify_page``.
@@ -23,6 +26,8 @@ def verify_url(urls, cert_id):
 def public_status(cert, at=None):
     """``active``, ``revoked``, ``expired`` or ``pending``, as anyone is told at ``at`` (now)."""
     status = PUBLIC_STATUS[cert["status"]]
+    if status == "pending" and cert.get("hash"):  # re-issuing: it keeps the PDF it was issued with
+        status = "active"
     expires = cert.get("expiresAt")
     if status == "active" and expires and (at or now()) >= expires:
         return "expired"
