@@ -12,6 +12,7 @@ Four files, all made at issue so that nothing has to be rendered or uploaded lat
 The design (``designs.resolve``) is the one current at the render; the record keeps which.
 """
 import hashlib
+import re
 from datetime import timedelta
 
 from ..db import now
@@ -50,6 +51,21 @@ def render(db, cert, *, renderer, urls, org_name, keyring):
               "renderedAt": now(), "lastError": None,
               "design": {"source": design["source"], "version": design["version"], "layout": design["layout"]}}
     return files, fields
+
+
+CLEAN_FILE = re.compile(r"certificates/(?P<cert_id>[^/]+?)(?P<suffix>\.pdf|\.png)")
+
+
+def file_to_serve(db, key):
+    """The stored file a request for ``key`` gets. Once a certificate is revoked, the links to its
+    clean PDF and picture that went out while it was valid (the student's mail, shared posts) lead
+    to the copies stamped REVOKED, as its verification page does. (Files on Cloudinary are served
+    by Cloudinary at their own URLs: there the record's links change, the old URLs do not.)"""
+    match = CLEAN_FILE.fullmatch(key)
+    if match and db.certificates.count_documents(
+            {"certId": match["cert_id"], "status": "revoked", "revokedHash": {"$exists": True}}, limit=1):
+        return f"certificates/{match['cert_id']}-revoked{match['suffix']}"
+    return key
 
 
 def sample(db, course, *, renderer, urls, org_name, student_name, design=None, format="pdf"):

@@ -16,6 +16,7 @@ import bottle
 
 from ..adapters.storage import LocalStorage, check_key
 from ..adapters.storage import kinds as files
+from ..certificates import rendering
 
 INLINE = ("application/pdf", "image/png", "image/jpeg")
 SANDBOXED = {"Content-Security-Policy": "default-src 'none'; sandbox; frame-ancestors 'none'",
@@ -26,9 +27,11 @@ PDF_HEADERS = {"Content-Security-Policy":
 FILE_CACHE = "private, max-age=300"  # certificates are re-issued under the same key
 
 
-def serve_file(storage, key):
+def serve_file(db, storage, key):
     """A file of the local storage folder; 404 for anything else, and always when files live on
-    Cloudinary (their URLs point there). With S3, a 303 to a short-lived presigned URL."""
+    Cloudinary (their URLs point there). With S3, a 303 to a short-lived presigned URL. A revoked
+    certificate's clean files are answered with its stamped copies (``rendering.file_to_serve``)."""
+    key = rendering.file_to_serve(db, key)
     if hasattr(storage, "presigned"):
         try:
             location = storage.presigned(check_key(key))

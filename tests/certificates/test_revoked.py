@@ -39,6 +39,16 @@ def test_a_revoked_certificate_serves_the_stamped_pdf_and_keeps_the_original_has
         assert (found["certificate"]["certId"], found["certificate"]["status"]) == (cert["certId"], "revoked")
 
 
+def test_links_sent_while_it_was_valid_lead_to_the_stamped_copies_once_revoked(signed_in, db, settings, client):
+    cert = issued_certificate(db, settings)
+    mailed_pdf, mailed_png = local(cert["pdfUrl"]), local(cert["previewUrl"])
+    assert "revoked" not in pdf_text(client.get(mailed_pdf).body).lower()
+    revoke(signed_in, cert)
+    assert "This certificate was revoked" in pdf_text(client.get(mailed_pdf).body)
+    assert client.get(mailed_png).body == client.get(local(cert["revokedPreviewUrl"])).body
+    assert "revoked" not in pdf_text(stored_pdf(settings, cert)).lower()  # the original is kept, not served
+
+
 def test_the_page_of_a_revoked_certificate_shows_its_preview_under_a_revoked_overlay(signed_in, db, settings, client):
     cert = issued_certificate(db, settings)
     revoke(signed_in, cert)
