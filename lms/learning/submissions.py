@@ -176,11 +176,12 @@ def review(db, submission_id, status, grade, comments, actor, *, cert_prefix):
     audit.record(db, actor, f"submission.{'approve' if status == 'approved' else 'reject'}", "submission",
                  submission_id, userId=submission["userId"], courseId=submission["courseId"], grade=submission["grade"])
     student = db.users.find_one({"_id": submission["userId"]})
+    # The certificate first: what the approval earns must not hang on the message about it.
+    certified = (_certify(db, student, course, actor, cert_prefix) if status == "approved" and student and course
+                 else (None, False))
     if student:
         _tell(db, student, submission, course)
-    if status != "approved" or not (student and course):
-        return submission, None, False
-    return (submission, *_certify(db, student, course, actor, cert_prefix))
+    return (submission, *certified)
 
 
 def _tell(db, student, submission, course):
