@@ -17,7 +17,7 @@ from collections import namedtuple
 from .. import audit
 from ..adapters.storage import kinds as files
 from ..db import now
-from ..errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationError
+from ..errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from . import authoring, courses
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -28,9 +28,8 @@ Image = namedtuple("Image", "data content_type extension")
 
 
 def accept(index, filename, stream):
-    """The uploaded file as an ``Image``, or the error that refuses it."""
-    if index:
-        raise ValidationError({"file": "give one image"})
+    """The uploaded file as an ``Image``, or the error that refuses it (a second file never gets
+    here: the reader takes one, ``too_many_files``)."""
     data = stream.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
         raise PayloadTooLarge("A thumbnail may be at most 2 MB", code="file_too_large",

@@ -155,11 +155,26 @@ def _revenue(per_day):
     out = {}
     for row in per_day:
         key = row["_id"]
-        cell = out.setdefault(key["day"], {}).setdefault(key["currency"], dict(NO_MONEY))
-        amount, count = KINDS[key["kind"]]
-        cell[amount] += row["amount"]
-        cell[count] += row["n"]
+        _tally(out.setdefault(key["day"], {}).setdefault(key["currency"], dict(NO_MONEY)), row)
     return out
+
+
+def _tally(cell, row):
+    amount, count = KINDS[row["_id"]["kind"]]
+    cell[amount] += row["amount"]
+    cell[count] += row["n"]
+
+
+def revenue_of(db, match):
+    """The money (``MONEY`` rows, one per currency) of the Razorpay payments matching ``match``
+    over all time, by the rules of the report: captured minus refunded minus lost in disputes."""
+    per_currency = {}
+    for row in db.payments.aggregate([
+            {"$match": {**match, "provider": RAZORPAY}}, {"$unwind": "$movements"},
+            {"$group": {"_id": {"currency": "$currency", "kind": "$movements.kind"},
+                        "amount": {"$sum": "$movements.amount"}, "n": {"$sum": 1}}}]):
+        _tally(per_currency.setdefault(row["_id"]["currency"], dict(NO_MONEY)), row)
+    return _money_rows(per_currency, sorted(per_currency))
 
 
 def _money_rows(per_currency, currencies, counts=False):

@@ -108,7 +108,7 @@ def numbers(db, actor, course_id):
         "learners": learners, "completions": completions,
         "completionRate": round(completions / learners, 4) if learners else None,
         "medianSecondsToComplete": _median_seconds(db, course_id, completions),
-        "revenue": _revenue(db, course_id), "lessons": _funnel(db, course, learners)})
+        "revenue": analytics.revenue_of(db, {"courseId": course_id}), "lessons": _funnel(db, course, learners)})
 
 
 def _median_seconds(db, course_id, n):
@@ -121,14 +121,6 @@ def _median_seconds(db, course_id, n):
     return round(sum(row["ms"] for row in middle) / len(middle) / 1000)
 
 
-def _revenue(db, course_id):
-    rows = db.payments.aggregate([
-        {"$match": {"courseId": course_id, "provider": {"$ne": "free"}, "status": {"$in": ["captured", "refunded"]}}},
-        {"$group": {"_id": "$currency", "captured": {"$sum": "$amount"},
-                    "refunded": {"$sum": {"$cond": [{"$eq": ["$status", "refunded"]}, "$amount", 0]}}}},
-        {"$sort": {"_id": 1}}])
-    return [{"currency": row["_id"], "captured": row["captured"], "refunded": row["refunded"],
-             "net": row["captured"] - row["refunded"]} for row in rows]
 
 
 def _funnel(db, course, learners):

@@ -210,7 +210,8 @@ ROUTES = [
     R("PUT", "/api/admin/courses/<id>/thumbnail", catalog.upload_thumbnail, "staff",
       "Set the course's image: multipart/form-data with one PNG or JPEG (field 'file', at most 2 MB)",
       upload=catalog.THUMBNAIL_FORM, invalidates=("courses",), reply=EDITING,
-      errors=(*EDITOR, "400 invalid_multipart", "400 validation_error", "400 empty_file", "413 file_too_large",
+      errors=(*EDITOR, "400 invalid_multipart", "400 validation_error", "400 empty_file", "400 too_many_files",
+              "413 file_too_large",
               "415 unsupported_file_type", "409 edit_conflict", "503 storage_unavailable")),
     R("DELETE", "/api/admin/courses/<id>/thumbnail", catalog.remove_thumbnail, "staff",
       "Remove the course's image", invalidates=("courses",), reply=EDITING,
@@ -333,7 +334,8 @@ ROUTES = [
     R("POST", "/api/admin/certificate-images", designs.upload_image, "staff",
       "Upload a logo or signature image (multipart/form-data, field 'file': PNG or JPEG by its bytes, at most "
       "512 KiB; SVG is refused)", upload=designs.IMAGE_FORM, reply=Reply(201, image=IMAGE),
-      errors=("400 invalid_multipart", "400 validation_error", "400 empty_file", "400 invalid_image",
+      errors=("400 invalid_multipart", "400 validation_error", "400 empty_file", "400 too_many_files",
+              "400 invalid_image",
               "413 image_too_large", "415 unsupported_image_type", "503 storage_unavailable")),
     R("POST", "/api/admin/courses/<id>/certificates/reissue", designs.reissue_all, "staff",
       "Re-issue every active certificate of the course with its current design, in the worker; follow it at "

@@ -61,16 +61,11 @@ def preview(db, settings, urls, renderer, id, body, actor):
 
 
 def upload_image(db, storage, actor):
-    _, found = read_multipart(bottle.request, IMAGE_UPLOAD, files_field="file", fields=(), accept=_one_image)
+    _, found = read_multipart(bottle.request, IMAGE_UPLOAD, files_field="file", fields=(),  # one file
+                              accept=lambda index, filename, stream: stream.read(designs.MAX_IMAGE_BYTES + 1))
     if not found:
         raise ValidationError({"file": "is required"})
     return {"_status": 201, "image": designs.IMAGE.dump(designs.add_image(db, storage, found[0], actor))}
-
-
-def _one_image(index, filename, stream):
-    if index:
-        raise ValidationError({"file": "give one file at a time"})
-    return stream.read(designs.MAX_IMAGE_BYTES + 1)
 
 
 def reissue_all(db, id, actor):

@@ -181,7 +181,6 @@ def test_a_reissue_renders_with_the_design_current_then(signed_in, db, settings)
     assert staff.get("/api/admin/certificates").json["items"][0]["design"]["version"] == 2
 
 
-@pytest.mark.parametrize("name", ["प्रिया शर्मा", "فاطمة الزهراء", "王小明"])
 def test_only_a_course_s_instructors_and_admins_change_or_take_its_certificates(signed_in, db, settings):
     course = create_course(db, price=0)
     cert = issued_certificate(db, settings, course=course)
@@ -201,6 +200,7 @@ def test_only_a_course_s_instructors_and_admins_change_or_take_its_certificates(
     admin.post_json(base + "/certificates/reissue", {}, status=202)
 
 
+@pytest.mark.parametrize("name", ["प्रिया शर्मा", "فاطمة الزهراء", "王小明"])
 def test_names_in_any_script_are_exactly_in_the_pdf_metadata(db, settings, name):
     course = create_course(db, title="डेटा विज्ञान · علم البيانات · 数据科学", price=0)
     cert = issued_certificate(db, settings, course=course, name=name)

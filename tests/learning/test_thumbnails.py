@@ -59,7 +59,7 @@ def test_a_new_image_replaces_the_old_file_and_removing_it_deletes_it(signed_in,
     ([("file", "cover.svg", b"<svg onload='alert(1)'/>")], 415, "unsupported_file_type"),
     ([("file", "cover.png", b"")], 400, "empty_file"),
     ([("file", "cover.png", PNG + bytes(MAX_BYTES))], 413, "file_too_large"),
-    ([("file", "a.png", PNG), ("file", "b.png", PNG)], 400, "validation_error"),
+    ([("file", "a.png", PNG), ("file", "b.png", PNG)], 400, "too_many_files"),
     ([], 400, "validation_error"),
 ])
 def test_anything_but_one_small_png_or_jpeg_is_refused_and_nothing_stored(signed_in, db, settings, files, status,

@@ -296,14 +296,24 @@ EXAMPLES = {
     ("POST", "/api/admin/certificates/<certId>/revoke"): lambda db, si: (
         {"certId": _certificate(db, "active")}, {"reason": "Issued by mistake"}),
     ("POST", "/api/admin/certificates/<certId>/issue"): lambda db, si: ({"certId": _certificate(db, "failed")}, {}),
+    ("PUT", "/api/admin/certificate-design"): lambda db, si: ({}, {"layout": "modern"}),
+    ("PUT", "/api/admin/courses/<id>/certificate-design"): lambda db, si: (
+        {"id": create_course(db)["_id"]}, {"layout": "compact"}),
+    ("POST", "/api/admin/certificate-images"): lambda db, si: ({}, [("file", "logo.png", factories.png_image(120, 40))]),
+    ("POST", "/api/admin/courses/<id>/certificates/reissue"): lambda db, si: ({"id": create_course(db)["_id"]}, {}),
     ("POST", "/api/admin/payments/<id>/refund"): lambda db, si: (
         {"id": factories.enrolled(si, db)[0].get("/api/enrollments").json["items"][0]["paymentId"]},
         {"reason": "Asked for it back"}),
 }
 
 
+# Staff routes with an unsafe method that change nothing (their own tests show it).
+CHANGE_NOTHING = {("POST", "/api/admin/courses/<id>/certificate-preview")}
+
+
 def test_every_staff_route_that_changes_data_writes_an_audit_entry_with_its_request_id(signed_in, db):
-    changing = [r for r in ROUTES if r.who in ("staff", "admin") and r.method in UNSAFE_METHODS]
+    changing = [r for r in ROUTES if r.who in ("staff", "admin") and r.method in UNSAFE_METHODS
+                and (r.method, r.path) not in CHANGE_NOTHING]
     missing = [f"{r.method} {r.path}" for r in changing if (r.method, r.path) not in EXAMPLES]
     assert not missing, f"add an example request to EXAMPLES for: {missing}"
     admin = signed_in("admin")

@@ -103,8 +103,9 @@ def test_a_courses_numbers_match_a_count_by_hand(signed_in, db):
     assert body["enrollments"] == {"pending": 1, "active": 4, "cancelled": 0, "refunded": 0, "total": 5}
     assert (body["learners"], body["completions"], body["completionRate"]) == (4, 3, 0.75)
     assert body["medianSecondsToComplete"] == 4 * 3600
-    assert body["revenue"] == [{"currency": "INR", "captured": 4 * 49900, "refunded": 49900, "net": 3 * 49900},
-                               {"currency": "USD", "captured": 1999, "refunded": 0, "net": 1999}]
+    assert body["revenue"] == [
+        {"currency": "INR", "captured": 4 * 49900, "refunded": 49900, "disputesLost": 0, "net": 3 * 49900},
+        {"currency": "USD", "captured": 1999, "refunded": 0, "disputesLost": 0, "net": 1999}]
     assert body["lessons"] == [
         {"lessonId": "intro", "moduleId": "m1", "title": "Introduction", "completed": 4, "dropOff": 0},
         {"lessonId": "setup", "moduleId": "m1", "title": "Set up", "completed": 3, "dropOff": 1}]
