@@ -165,8 +165,8 @@ def requeue(db, cert, actor, *, restore=False, batch=None):
     fields = {"status": "pending", "attempts": 0, "nextAttemptAt": stamp, "lastError": None,
               "reissuedAt": stamp, "reissuedBy": actor.id, "storageAttempts": 0, "storageFailingSince": None,
               **snapshot, **({"reissueBatch": batch} if batch else {})}
-    if cert["status"] == "revoked":
-        fields.update(revokedAt=None, revokedBy=None, revokeReason=None)
+    if cert["status"] == "revoked":  # reinstated: valid again once its new PDF is made, not before
+        fields.update(revokedAt=None, revokedBy=None, revokeReason=None, hash=None)
     # Guarded by the status we judged: a revocation or a claim in between wins, we do not.
     updated = db.certificates.find_one_and_update(
         {"_id": cert["_id"], "status": cert["status"]},

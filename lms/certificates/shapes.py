@@ -5,7 +5,8 @@ student earned the certificate and it is not issued yet; why not is the admins' 
 (``admin`` shows the real status, the attempts and the last error). A certificate being
 re-issued was issued already: until its new PDF is ready it stays ``active`` with the PDF and
 hash it had, so an employer checking it meanwhile (or for good, should the re-render fail) is
-never told it is not issued. ``expired`` is judged against the clock at every read, and a
+never told it is not issued. (A revoked certificate being reinstated is not: it reads ``pending``
+until its new PDF is ready, see ``records.requeue``.) ``expired`` is judged against the clock at every read, and a
 revocation wins over it.
 
 Links come from the ``Urls`` passed in (``lms.web.urls``): the verify page is the route
@@ -26,7 +27,7 @@ def verify_url(urls, cert_id):
 def public_status(cert, at=None):
     """``active``, ``revoked``, ``expired`` or ``pending``, as anyone is told at ``at`` (now)."""
     status = PUBLIC_STATUS[cert["status"]]
-    if status == "pending" and cert.get("hash"):  # re-issuing: it keeps the PDF it was issued with
+    if status == "pending" and cert.get("issuedAt") and cert.get("hash"):  # re-issuing: it keeps its PDF
         status = "active"
     expires = cert.get("expiresAt")
     if status == "active" and expires and (at or now()) >= expires:
