@@ -7,9 +7,14 @@ cd "$(dirname "$0")"
 
 # Debian packages: wkhtmltopdf renders certificates; poppler-utils turns their first page into
 # the PNG preview (and lets the tests read PDFs back); fonts-noto-core covers Devanagari and most
-# other scripts.
+# other scripts. The tests also drive Chromium (a browser on another host name) and need npm for
+# their TypeScript and browser tools (any Node.js already installed is kept).
 debian_packages() {
   local wanted=(wkhtmltopdf poppler-utils fonts-noto-core) missing=()
+  if [ "${1:-}" = test ]; then
+    wanted+=(chromium)
+    command -v npm >/dev/null || wanted+=(npm)
+  fi
   for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
   done
