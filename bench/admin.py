@@ -2,94 +2,34 @@
 
     .venv/bin/python bench/admin.py [--sizes 10000,100000] [--repeat 5]
 
-The data grows the way a platform does: a steady ~300 enrollments a day, so 100k enrollments
-are ~11 months of history and the default analytics window (the last 30 days) holds about the
-same number of events at both sizes. Each size is timed twice: with the indexes of
-``lms/db.py`` alone, and after adding ``PROPOSED`` (the indexes the reports' time fields need).
-Documents are written straight into the service's database with ``insert_many``, in the
-shapes the services write them (``tests/support/factories.py``).
+The data set is ``bench/seed.py``'s (a steady ~300 enrollments a day, so 100k enrollments are
+~11 months of history and the default analytics window, the last 30 days, holds about the same
+number of events at both sizes), written straight into the service's database with
+``insert_many``: the newest 10k first, then the older rest up to 100k.
 
-What it shows on the embedded server (SecantusDB): with the time-field indexes the analytics
-of a fixed window cost about the same at 10x the data, because a range ``$match`` on an
-indexed field reads only the matching documents. The unfiltered list pages grow with the
-data there: that server reads every matching index entry for a sort with a limit, and counts
-by reading documents, where MongoDB stops an index scan at the page and counts index keys.
+For each staff list (students, enrollments, payments, users, certificates, the audit log,
+submissions) it times the first page, a deep page by number (page 50 of 20) and the same deep
+page by cursor (following ``nextCursor`` from the first page; "no nextCursor" where the answer
+has none), then the analytics and a few filtered lists; ms per request (p50 and max of
+``--repeat``), and at the end each check's growth from the smallest to the largest size. A page
+that costs the same at 10x the data grows ~1.0x; one that reads everything before it grows ~10x.
 """
 import argparse
 import random
-import time
-from datetime import timedelta
 
 import pymongo
-from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel
 
 from common import Stack, call, summary, timed
+from seed import generate, load, take, finish
 from support import factories as data
 from support.live import cookies_from
 
-PER_DAY = 300
-COURSES = 60
-ENROLLMENTS_PER_STUDENT = 4
-BATCH = 5000
 ADMIN = {"email": "bench-admin@example.com", "password": "bench-admin-password"}
-PROPOSED = {
-    "enrollments": [IndexModel([("completedAt", ASC)]),
-                    IndexModel([("courseId", ASC), ("enrolledAt", DESC), ("_id", DESC)])],
-}
-
-
-def generate(total, rng):
-    """``total`` enrollments, newest first, with their students, payments and certificates."""
-    now = data.midnight(1)
-    courses = [{"_id": data.new_id(), "title": f"Course {n}", "slug": f"course-{n}",
-                "price": rng.choice([0, 49900, 99900, 1999]), "status": "published"} for n in range(COURSES)]
-    for course in courses:
-        course["currency"] = "USD" if course["price"] == 1999 else "INR"
-    students = [data.student(n, at=now - timedelta(days=n * ENROLLMENTS_PER_STUDENT / PER_DAY))
-                for n in range(total // ENROLLMENTS_PER_STUDENT + 1)]
-    for n in range(total):
-        at = now - timedelta(seconds=n * 86400 / PER_DAY + rng.random())
-        if n % ENROLLMENTS_PER_STUDENT == 0:  # one enrollment per (student, course): a unique index
-            picks = rng.sample(courses, ENROLLMENTS_PER_STUDENT)
-        user, course = students[n // ENROLLMENTS_PER_STUDENT], picks[n % ENROLLMENTS_PER_STUDENT]
-        status = rng.choices(["active", "pending", "cancelled", "refunded"], [85, 5, 5, 5])[0]
-        completed = at + timedelta(days=rng.randint(1, 40)) if status == "active" and rng.random() < 0.3 else None
-        completed = completed if completed and completed < now else None
-        enrollment = data.enrollment(user["_id"], course["_id"], status=status, at=at, completed=completed)
-        payment = None
-        if course["price"] and status != "pending":
-            paid = {"active": "captured", "cancelled": "failed", "refunded": "refunded"}[status]
-            payment = data.payment(user["_id"], course["_id"], enrollment["_id"], amount=course["price"],
-                                   currency=course["currency"], status=paid, at=at,
-                                   refunded=at + timedelta(days=rng.randint(1, 10)))
-            enrollment["paymentId"] = payment["_id"]
-        cert = (data.certificate(user["_id"], course["_id"], status=rng.choice(["active"] * 8 + ["pending", "revoked"]),
-                                 at=completed) if completed else None)
-        yield (students[n // ENROLLMENTS_PER_STUDENT] if n % ENROLLMENTS_PER_STUDENT == 0 else None,
-               enrollment, payment, cert, courses if n == 0 else None)
-
-
-def load(db, rows):
-    """Insert the generated documents in batches; returns documents written per second."""
-    buffers = {"users": [], "enrollments": [], "payments": [], "certificates": [], "courses": []}
-    written, started = 0, time.perf_counter()
-
-    def flush(force=False):
-        nonlocal written
-        for name, docs in buffers.items():
-            if docs and (force or len(docs) >= BATCH):
-                db[name].insert_many(docs, ordered=False)
-                written += len(docs)
-                docs.clear()
-    for user, enrollment, payment, cert, courses in rows:
-        for name, doc in (("users", user), ("enrollments", enrollment), ("payments", payment),
-                          ("certificates", cert)):
-            if doc:
-                buffers[name].append(doc)
-        buffers["courses"].extend(courses or [])
-        flush()
-    flush(force=True)
-    return written, written / (time.perf_counter() - started)
+LISTS = {"students": "/api/admin/students", "enrollments": "/api/admin/enrollments",
+         "payments": "/api/admin/payments", "users": "/api/admin/users",
+         "certificates": "/api/admin/certificates", "audit log": "/api/admin/logs",
+         "submissions": "/api/admin/submissions"}
+DEEP_PAGE, LIMIT = 50, 20
 
 
 def sign_in(url):
@@ -98,26 +38,47 @@ def sign_in(url):
     return "; ".join(f"{k}={v}" for k, v in cookies_from(headers).items())
 
 
-def measure(url, repeat, course_id):
-    headers = {"Cookie": sign_in(url)}
-    checks = {
-        "analytics, last 30 days (default)": "/api/admin/analytics",
-        "analytics, last 366 days": "/api/admin/analytics?from={year_ago}",
-        "students, page 1": "/api/admin/students",
-        "students, page 50": "/api/admin/students?page=50",
-        "students, search q": "/api/admin/students?q=student%2012",
-        "enrollments, page 1": "/api/admin/enrollments",
-        "enrollments, page 200": "/api/admin/enrollments?page=200",
-        "enrollments, one course": f"/api/admin/enrollments?courseId={course_id}",
-        "enrollments, refunded in a month": "/api/admin/enrollments?status=refunded&from={month_ago}",
-        "payments, page 1": "/api/admin/payments",
-        "payments, refunded in a month": "/api/admin/payments?status=refunded&from={month_ago}",
-    }
+def deep_cursor(url, path, headers):
+    """The ``nextCursor`` that leads to page ``DEEP_PAGE``, following it from page 1; None when
+    the list answers none (no keyset pagination) or ends before."""
+    cursor = None
+    for _ in range(DEEP_PAGE - 1):
+        query = f"?limit={LIMIT}" + (f"&cursor={cursor}" if cursor else "")
+        status, body, _ = call("GET", url + path + query, headers=headers, timeout=300)
+        cursor = body.get("nextCursor") if status == 200 else None
+        if not cursor:
+            return None
+    return cursor
+
+
+def checks(url, headers, course_id):
+    """name -> path (or None: skipped) of every timed request."""
     year_ago = (data.midnight(-365)).date().isoformat()
     month_ago = (data.midnight(-30)).date().isoformat()
+    found = {"analytics, last 30 days (default)": "/api/admin/analytics",
+             "analytics, last 366 days": f"/api/admin/analytics?from={year_ago}"}
+    for name, path in LISTS.items():
+        found[f"{name}, page 1"] = f"{path}?limit={LIMIT}"
+        found[f"{name}, page {DEEP_PAGE} by number"] = f"{path}?page={DEEP_PAGE}&limit={LIMIT}"
+        cursor = deep_cursor(url, path, headers)
+        found[f"{name}, page {DEEP_PAGE} by cursor"] = cursor and f"{path}?limit={LIMIT}&cursor={cursor}"
+    found.update({
+        "students, search q": "/api/admin/students?q=student%2012",
+        "enrollments, one course": f"/api/admin/enrollments?courseId={course_id}",
+        "enrollments, refunded in a month": f"/api/admin/enrollments?status=refunded&from={month_ago}",
+        "payments, refunded in a month": f"/api/admin/payments?status=refunded&from={month_ago}",
+    })
+    return found
+
+
+def time_checks(url, repeat, course_id):
+    """name -> summary of ms per request (with "failed": the error codes seen, or "skipped")."""
+    headers = {"Cookie": sign_in(url)}
     results = {}
-    for name, path in checks.items():
-        path = path.format(year_ago=year_ago, month_ago=month_ago)
+    for name, path in checks(url, headers, course_id).items():
+        if path is None:
+            results[name] = {"p50": None, "max": None, "failed": "skipped: no nextCursor"}
+            continue
         samples, failures = [], set()
         for _ in range(repeat):
             def get():
@@ -129,39 +90,53 @@ def measure(url, repeat, course_id):
     return results
 
 
+def measure(sizes=(10_000, 100_000), repeat=5, report=None):
+    """{size: {check: summary}}; ``report(size, counts, results)`` is called after each size."""
+    rows = generate(max(sizes), random.Random(7))
+    env = {"LMS_BOOTSTRAP_ADMIN_EMAIL": ADMIN["email"], "LMS_BOOTSTRAP_ADMIN_PASSWORD": ADMIN["password"],
+           "LMS_BCRYPT_ROUNDS": "4"}
+    found = {}
+    with Stack(**env) as stack:
+        client = pymongo.MongoClient(stack.db.uri, tz_aware=True)
+        db = client.lms_bench
+        loaded = 0
+        for size in sorted(sizes):
+            load(db, take(rows, size - loaded))
+            finish(db)
+            loaded = size
+            found[size] = time_checks(stack.url, repeat, db.courses.find_one()["_id"])
+            if report:
+                counts = {name: db[name].estimated_document_count() for name in
+                          ("users", "payments", "certificates", "submissions", "auditLogs")}
+                report(size, counts, found[size])
+        client.close()
+    return found
+
+
+def growth(results):
+    """check -> p50 at the largest size / p50 at the smallest (None where either is missing)."""
+    small, large = results[min(results)], results[max(results)]
+    return {name: (large[name]["p50"] / small[name]["p50"] if large[name]["p50"] and small[name]["p50"] else None)
+            for name in large}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    rng = random.Random(7)
-    rows = generate(max(sizes), rng)
-    env = {"LMS_BOOTSTRAP_ADMIN_EMAIL": ADMIN["email"], "LMS_BOOTSTRAP_ADMIN_PASSWORD": ADMIN["password"],
-           "LMS_BCRYPT_ROUNDS": "4"}
-    with Stack(**env) as stack:
-        client = pymongo.MongoClient(stack.db.uri, tz_aware=True)
-        db = client.lms_bench
-        loaded = 0
-        for size in sizes:
-            chunk = [next(rows) for _ in range(size - loaded)]
-            written, rate = load(db, chunk)
-            loaded = size
-            course_id = db.courses.find_one()["_id"]
-            print(f"\n== {size:,} enrollments ({db.users.count_documents({}):,} users, "
-                  f"{db.payments.count_documents({}):,} payments, {db.certificates.count_documents({}):,} "
-                  f"certificates); inserted {written:,} documents at {rate:,.0f}/s with insert_many")
-            for label in ("indexes of lms/db.py", "with PROPOSED indexes"):
-                if label.startswith("with"):
-                    for name, models in PROPOSED.items():
-                        db[name].create_indexes(models)
-                print(f"-- {label}: ms per request (p50 / max of {args.repeat})")
-                for name, stats in measure(stack.url, args.repeat, course_id).items():
-                    print(f"   {name:38} {stats['p50']:9.1f} {stats['max']:9.1f}  {stats['failed']}")
-            for name, models in PROPOSED.items():
-                for model in models:
-                    db[name].drop_index(model.document["name"])
-        client.close()
+
+    def report(size, counts, results):
+        print(f"\n== {size:,} enrollments (" + ", ".join(f"{n:,} {name}" for name, n in counts.items())
+              + f"): ms per request (p50 / max of {args.repeat})")
+        for name, stats in results.items():
+            p50, top = ("", "") if stats["p50"] is None else (f"{stats['p50']:9.1f}", f"{stats['max']:9.1f}")
+            print(f"   {name:38} {p50:>9} {top:>9}  {stats['failed']}")
+    results = measure([int(s) for s in args.sizes.split(",")], args.repeat, report)
+    if len(results) > 1:
+        print(f"\n== growth of p50, {max(results):,} / {min(results):,} enrollments")
+        for name, ratio in growth(results).items():
+            print(f"   {name:38} {'' if ratio is None else f'{ratio:6.1f}x'}")
 
 
 if __name__ == "__main__":

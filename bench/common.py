@@ -1,8 +1,12 @@
 """Shared pieces of the benchmarks: a real service on a scratch database, and timing."""
+import contextlib
+import http.client
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -35,6 +39,62 @@ class Stack:
         self.tmp.cleanup()
 
 
+def latencies(port, path, seconds, headers=None):
+    """Milliseconds of each GET of ``path`` on one keep-alive connection for ``seconds``."""
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    samples, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200, (path, response.status)
+        samples.append((time.perf_counter() - started) * 1000)
+    connection.close()
+    return samples
+
+
+def throughput(port, path, seconds, connections, headers=None):
+    """Requests per second of ``path`` over ``connections`` keep-alive connections (threads here)."""
+    counts = []
+
+    def run():
+        counts.append(len(latencies(port, path, seconds, headers)))
+    threads = [threading.Thread(target=run) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / seconds
+
+
+@contextlib.contextmanager
+def bare_app(body, reads=None):
+    """``bench/bare_app.py`` serving ``body`` (bytes), after the database ``reads`` (see there)
+    if given; yields its port."""
+    from bson import json_util
+    from lms.db import free_port
+    with tempfile.TemporaryDirectory() as tmp:
+        files = [Path(tmp) / "body.json"]
+        files[0].write_bytes(body)
+        if reads is not None:
+            files.append(Path(tmp) / "reads.json")
+            files[1].write_text(json_util.dumps(reads))
+        port = free_port()
+        process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_app.py"), str(port), *map(str, files)])
+        try:
+            for _ in range(200):
+                try:
+                    http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/")
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            yield port
+        finally:
+            process.terminate()
+            process.wait()
+
+
 def timed(fn):
     started = time.perf_counter()
     fn()
@@ -47,4 +107,4 @@ def summary(samples):
             "p95": round(ordered[int(len(ordered) * 0.95) - 1], 2), "max": round(ordered[-1], 2)}
 
 
-__all__ = ["Stack", "call", "timed", "summary", "os"]
+__all__ = ["Stack", "DatabaseServer", "call", "timed", "summary", "latencies", "throughput", "bare_app", "os"]
