@@ -15,6 +15,8 @@ import hashlib
 import re
 from datetime import timedelta
 
+import gevent
+
 from ..db import now
 from . import baking, badges, designs, pdf
 from .shapes import verify_url
@@ -42,8 +44,17 @@ def render(db, cert, *, renderer, urls, org_name, keyring):
     document = baking.finish_pdf(renderer.render(page), token=token, student_name=cert["studentName"],
                                  course_title=cert["courseTitle"], cert_id=cert["certId"],
                                  organisation=design.get("organisationName") or org_name)
-    revoked = baking.stamp_revoked(document, verify)
-    contents = (document, baking.bake_png(renderer.preview(document), token), revoked, renderer.preview(revoked))
+    # The previews are the slowest part after the render (pdftoppm, a process each): the clean
+    # one runs while the REVOKED copy is stamped here, then both at once.
+    previews = [gevent.spawn(_attempt, renderer.preview, document)]
+    try:
+        revoked = baking.stamp_revoked(document, verify)
+        previews.append(gevent.spawn(_attempt, renderer.preview, revoked))
+        gevent.joinall(previews)
+    finally:
+        gevent.killall(previews)  # the stamp failed: the preview's process is stopped with it
+    clean_png, revoked_png = (_outcome(g.value) for g in previews)
+    contents = (document, baking.bake_png(clean_png, token), revoked, revoked_png)
     files = [(field, f"certificates/{cert['certId']}{suffix}", data, content_type)
              for (field, suffix, content_type), data in zip(FILES, contents)]
     fields = {"storageKey": files[0][1], "hash": hashlib.sha256(document).hexdigest(),
@@ -51,6 +62,22 @@ def render(db, cert, *, renderer, urls, org_name, keyring):
               "renderedAt": now(), "lastError": None,
               "design": {"source": design["source"], "version": design["version"], "layout": design["layout"]}}
     return files, fields
+
+
+def _attempt(fn, *args):
+    """``(result, None)`` or ``(None, the exception)``: a failure is raised by whoever waits for it
+    (``_outcome``), not printed by gevent's hub as a crashed greenlet."""
+    try:
+        return fn(*args), None
+    except Exception as exc:
+        return None, exc
+
+
+def _outcome(attempt):
+    result, exc = attempt
+    if exc is not None:
+        raise exc
+    return result
 
 
 CLEAN_FILE = re.compile(r"certificates/(?P<cert_id>[^/]+?)(?P<suffix>\.pdf|\.png)")
