@@ -122,8 +122,9 @@ def load(db, rows):
 
 
 def finish(db):
-    """What follows the bulk inserts, the one place for it: every index of ``lms/db.py`` (and
-    whatever else is derived from the source collections)."""
+    """What follows the bulk inserts, the one place for it (``admin.py`` calls it after each
+    step too): every index of ``lms/db.py``, and whatever the service derives from the source
+    collections and the inserts bypassed (the analytics' per-day counters belong here)."""
     database.ensure_indexes(db)
 
 
