@@ -29,19 +29,26 @@ FILES = (  # record field of the URL, key suffix, content type
 )
 
 
+def page(db, cert, *, urls, org_name, issued_at=None):
+    """``(html, design)``: the page of ``cert`` that the renderer gets (``issued_at``: the date
+    printed on it, the record's by default)."""
+    design = designs.resolve(db, cert["courseId"])
+    grade = _grade(db, cert) if design["showGrade"] else None
+    html = pdf.render_html(student_name=cert["studentName"], course_title=cert["courseTitle"],
+                           issued_at=issued_at or cert["issuedAt"], cert_id=cert["certId"], organisation=org_name,
+                           verify_url=verify_url(urls, cert["certId"]), design=design, grade=grade)
+    return html, design
+
+
 def render(db, cert, *, renderer, urls, org_name, keyring):
     """``(files, fields)``: ``files`` is ``[(record field, storage key, bytes, content type)]``."""
     issued_at = cert.get("issuedAt") or now()  # a re-issue keeps the date printed on it
     expires_at = _expiry(db, cert, issued_at)
-    design = designs.resolve(db, cert["courseId"])
+    page_html, design = page(db, cert, urls=urls, org_name=org_name, issued_at=issued_at)
     verify = verify_url(urls, cert["certId"])
-    grade = _grade(db, cert) if design["showGrade"] else None
-    page = pdf.render_html(student_name=cert["studentName"], course_title=cert["courseTitle"], issued_at=issued_at,
-                           cert_id=cert["certId"], organisation=org_name, verify_url=verify, design=design,
-                           grade=grade)
     _, token = badges.signed(db, keyring, urls, org_name,
                              {**cert, "issuedAt": issued_at, "expiresAt": expires_at, "hash": None})
-    document = baking.finish_pdf(renderer.render(page), token=token, student_name=cert["studentName"],
+    document = baking.finish_pdf(renderer.render(page_html), token=token, student_name=cert["studentName"],
                                  course_title=cert["courseTitle"], cert_id=cert["certId"],
                                  organisation=design.get("organisationName") or org_name)
     # The previews are the slowest part after the render (pdftoppm, a process each): the clean
