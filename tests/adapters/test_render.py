@@ -1,11 +1,14 @@
 """Certificates rendered by the real wkhtmltopdf and read back with poppler's pdfinfo/pdftotext."""
+import shutil
+import struct
 import subprocess
 import time
+import zlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lms.adapters.wkhtmltopdf import Wkhtmltopdf
+from lms.adapters.wkhtmltopdf import Wkhtmltopdf, read_ppm
 from lms.certificates.pdf import render_html
 from lms.errors import RenderError
 
@@ -128,3 +131,54 @@ def test_a_render_that_takes_too_long_is_stopped():
     with pytest.raises(RenderError, match="did not finish within"):
         render_pdf(certificate(), timeout=0.01)
     assert time.monotonic() - started < 2
+
+
+# --- the PNG preview -------------------------------------------------------------------------
+
+def decode_png(data):
+    """(width, height, RGB bytes) of an 8-bit RGB PNG whose rows use filter 0, decoded here with
+    zlib, every chunk's CRC checked: independent of the encoder under test."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    at, chunks = 8, []
+    while at < len(data):
+        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        body = data[at + 8:at + 8 + length]
+        assert struct.unpack(">I", data[at + 8 + length:at + 12 + length])[0] == zlib.crc32(kind + body)
+        chunks.append((kind, body))
+        at += 12 + length
+    assert chunks[0][0] == b"IHDR" and chunks[-1] == (b"IEND", b"")
+    width, height, depth, colour, *_ = struct.unpack(">IIBBBBB", chunks[0][1])
+    assert (depth, colour) == (8, 2)
+    raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+    stride = width * 3 + 1
+    assert len(raw) == stride * height and all(raw[y * stride] == 0 for y in range(height))
+    return width, height, b"".join(raw[y * stride + 1:(y + 1) * stride] for y in range(height))
+
+
+def test_a_preview_is_a_valid_png_of_page_one_1200_pixels_wide(tmp_path):
+    pdf = render_pdf(certificate())
+    png = Wkhtmltopdf().preview(pdf)
+
+    width, height, pixels = decode_png(png)
+    assert (width, height) == (1200, 848)  # A4 landscape, 1200 px wide
+    # The very pixels poppler draws for page one (its PPM, read here), nothing lost on the way.
+    ppm = subprocess.run(["pdftoppm", "-singlefile", "-f", "1", "-l", "1", "-scale-to-x", "1200", "-scale-to-y", "-1",
+                          "-"], input=pdf, capture_output=True, check=True).stdout
+    assert ppm.startswith(b"P6\n1200 848\n255\n") and ppm[len(b"P6\n1200 848\n255\n"):] == pixels
+    assert len(set(pixels[i:i + 3] for i in range(0, len(pixels), 3 * 97))) > 10  # a picture, not a blank page
+    if shutil.which("pngfix"):  # libpng's checker, where it is installed, agrees
+        (tmp_path / "preview.png").write_bytes(png)
+        assert subprocess.run(["pngfix", str(tmp_path / "preview.png")], capture_output=True).returncode == 0
+
+
+def test_a_preview_of_a_broken_pdf_is_a_render_error():
+    with pytest.raises(RenderError, match="pdftoppm"):
+        Wkhtmltopdf().preview(b"%PDF-1.4 not really")
+
+
+def test_read_ppm_takes_comments_and_refuses_short_pixel_data():
+    assert read_ppm(b"P6\n# made by hand\n2 1\n255\n" + bytes(6)) == (2, 1, bytes(6))
+    with pytest.raises(ValueError):
+        read_ppm(b"P6\n2 1\n255\n" + bytes(5))
+    with pytest.raises(ValueError):
+        read_ppm(b"P5\n2 1\n255\n" + bytes(2))
