@@ -54,8 +54,11 @@ def _ttl(field, seconds=0):
 
 # Every index of every collection. TTL indexes only tidy up: code checks expiresAt itself.
 INDEXES = {
+    # Each list's sorts have an index (tests/reports/test_pagination.py checks): the staff lists.
     "users": [IndexModel([("email", ASC)], unique=True),
-              IndexModel([("role", ASC), ("createdAt", DESC), ("_id", DESC)])],
+              IndexModel([("role", ASC), ("createdAt", DESC), ("_id", DESC)]),
+              IndexModel([("role", ASC), ("email", ASC), ("_id", ASC)]),
+              IndexModel([("createdAt", DESC), ("_id", DESC)]), IndexModel([("email", ASC), ("_id", ASC)])],
     # (familyId, revokedAt): every authenticated request asks whether its family still stands
     "sessions": [IndexModel([("tokenHash", ASC)], unique=True),
                  IndexModel([("familyId", ASC), ("revokedAt", ASC)]), IndexModel([("userId", ASC)]),
@@ -74,6 +77,7 @@ INDEXES = {
                     IndexModel([("completedAt", ASC)]),
                     IndexModel([("courseId", ASC), ("status", ASC)]),
                     IndexModel([("enrolledAt", DESC), ("_id", DESC)]),
+                    IndexModel([("progress", DESC), ("enrolledAt", DESC), ("_id", DESC)]),
                     IndexModel([("status", ASC), ("enrolledAt", DESC)]),
                     IndexModel([("courseId", ASC), ("userId", ASC)])],  # a course's recount, batch by batch
     "progress": [IndexModel([("userId", ASC), ("courseId", ASC), ("lessonId", ASC)], unique=True),
@@ -85,7 +89,8 @@ INDEXES = {
     "submissions": [IndexModel([("userId", ASC), ("courseId", ASC), ("createdAt", DESC)]),
                     IndexModel([("userId", ASC), ("createdAt", DESC), ("_id", DESC)]),
                     IndexModel([("status", ASC), ("createdAt", DESC)]),
-                    IndexModel([("courseId", ASC), ("createdAt", DESC)])],
+                    IndexModel([("courseId", ASC), ("createdAt", DESC)]),
+                    IndexModel([("createdAt", DESC), ("_id", DESC)])],
     "certificates": [IndexModel([("certId", ASC)], unique=True),
                      IndexModel([("hash", ASC)]), IndexModel([("revokedHash", ASC)]),
                      IndexModel([("courseId", ASC), ("status", ASC)]),
@@ -299,18 +304,3 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def whole_page(items):
-    """A short list that is never paged (layouts, one's sessions), in the API's list shape."""
-    return {"items": items, "page": 1, "limit": len(items), "total": len(items)}
-
-
-def paginate(collection, query, sort, page, limit, serialize, projection=None):
-    """One page of ``query`` in ``sort`` order (``_id`` is appended as the tie-breaker, so pages
-    never repeat or skip a document), in the API's list shape."""
-    if not any(key == "_id" for key, _ in sort):
-        sort = [*sort, ("_id", sort[-1][1] if sort else ASC)]
-    cursor = collection.find(query, projection).sort(sort).skip((page - 1) * limit).limit(limit)
-    return {"items": [serialize(doc) for doc in cursor], "page": page, "limit": limit,
-            "total": collection.count_documents(query) if query else collection.estimated_document_count()}

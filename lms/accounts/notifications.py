@@ -4,7 +4,8 @@ One document per message to one user; ``readAt`` is None until the user marks it
 written by the domain code that has news (the certificate worker, revocations) and never
 change otherwise, so a list is a plain newest-first page of the user's documents.
 """
-from ..db import new_id, now, paginate
+from ..db import new_id, now
+from ..pagination import paginate
 from ..schema import Boolean, Shape, Text, Timestamp
 
 NOTIFICATION = Shape("Notification", {
@@ -22,13 +23,13 @@ def add(db, user_id, kind, title, body, link=None):
     return note
 
 
-def of(db, user_id, page, limit, unread=None):
+def of(db, user_id, page, limit, unread=None, cursor=None):
     """A page of the user's notifications, newest first, with the number still unread (for a
     badge). ``unread=True`` lists only those."""
     query = {"userId": user_id}
     if unread is not None:
         query["readAt"] = None if unread else {"$ne": None}
-    listing = paginate(db.notifications, query, [("createdAt", -1)], page, limit, public)
+    listing = paginate(db.notifications, query, [("createdAt", -1)], page, limit, public, cursor=cursor)
     listing["unread"] = db.notifications.count_documents({"userId": user_id, "readAt": None})
     return listing
 

@@ -27,7 +27,8 @@ from pymongo.errors import DuplicateKeyError
 
 from .. import audit
 from ..accounts import notifications
-from ..db import new_id, now, paginate
+from ..db import new_id, now
+from ..pagination import paginate
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..adapters.storage import kinds as files
 from ..worker.queue import LeasedQueue
@@ -102,15 +103,19 @@ def match_pdf(db, pdf):
     return db.certificates.find_one({"$or": [{"hash": digest}, {"revokedHash": digest}]})
 
 
-def mine(db, user_id, serialize, *, page, limit):
+# Newest first, for the holder and for staff.
+SORT = [("createdAt", -1), ("_id", -1)]
+
+
+def mine(db, user_id, serialize, *, page, limit, cursor=None):
     """The user's certificates, newest first, a page of them."""
-    return paginate(db.certificates, {"userId": user_id}, [("createdAt", -1)], page, limit, serialize)
+    return paginate(db.certificates, {"userId": user_id}, SORT, page, limit, serialize, cursor=cursor)
 
 
-def search(db, serialize, *, page, limit, status=None, userId=None, courseId=None):
+def search(db, serialize, *, page, limit, cursor=None, status=None, userId=None, courseId=None):
     """Certificates for staff, newest first; ``status`` is the real one (``failed`` included)."""
     query = {k: v for k, v in (("status", status), ("userId", userId), ("courseId", courseId)) if v}
-    return paginate(db.certificates, query, [("createdAt", -1)], page, limit, serialize)
+    return paginate(db.certificates, query, SORT, page, limit, serialize, cursor=cursor)
 
 
 def revoke(db, cert_id, reason, actor):

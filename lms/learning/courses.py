@@ -32,7 +32,7 @@ import re
 
 from pymongo import ASCENDING as ASC, DESCENDING as DESC
 
-from ..db import paginate
+from ..pagination import paginate
 from ..errors import Forbidden, NotFound
 from ..schema import Boolean, Integer, ListOf, OneOf, Shape, Text, Timestamp
 
@@ -78,11 +78,11 @@ def catalog_query(*, q=None, tag=None, free=None, level=None, category=None, lan
     return query
 
 
-def search(db, urls, *, sort="newest", page=1, limit=20, **filters):
+def search(db, urls, *, sort="newest", page=1, limit=20, cursor=None, **filters):
     """One page of course cards; the pages of one question never repeat or skip a course."""
     # Cards show no lesson content, so none is read.
     found = paginate(db.courses, catalog_query(**filters), SORTS[sort], page, limit, dict,
-                     projection={"modules.lessons.content": 0})
+                     projection={"modules.lessons.content": 0}, cursor=cursor)
     names = instructor_names(db, found["items"])
     return {**found, "items": [card(course, urls, names) for course in found["items"]]}
 

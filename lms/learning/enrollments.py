@@ -9,7 +9,8 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .. import audit
-from ..db import new_id, now, paginate
+from ..db import new_id, now
+from ..pagination import paginate
 from ..errors import Conflict, Forbidden, NotFound
 from ..schema import Integer, OneOf, Shape, Text, Timestamp
 from . import courses
@@ -134,9 +135,10 @@ def not_enrolled():
     return Forbidden("Enroll in this course first", code="not_enrolled")
 
 
-def mine(db, user_id, page, limit):
+def mine(db, user_id, page, limit, cursor=None):
     """A page of the user's enrollments, each naming its course and the lesson to continue with."""
-    listing = paginate(db.enrollments, {"userId": user_id}, [("enrolledAt", -1)], page, limit, lambda e: e)
+    listing = paginate(db.enrollments, {"userId": user_id}, [("enrolledAt", -1)], page, limit, lambda e: e,
+                         cursor=cursor)
     found = listing["items"]
     ids = [e["courseId"] for e in found]
     shown = {c["_id"]: c for c in db.courses.find({"_id": {"$in": ids}}, {"title": 1, "slug": 1, "modules.id": 1,

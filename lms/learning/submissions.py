@@ -37,7 +37,8 @@ from pymongo import ASCENDING as ASC, DESCENDING as DESC, ReturnDocument
 from .. import audit
 from ..accounts import notifications
 from ..adapters.mail import messages, queue as mail
-from ..db import new_id, now, paginate
+from ..db import new_id, now
+from ..pagination import paginate
 from ..errors import (BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError,
                       UnsupportedMediaType, ValidationError)
 from ..schema import Boolean, Integer, ListOf, OneOf, Shape, Text, Timestamp
@@ -137,11 +138,11 @@ def _discard(store, stored):
             log.error("orphaned file %s (delete failed: %s)", entry["key"], exc)
 
 
-def mine(db, user_id, course_id, page, limit):
+def mine(db, user_id, course_id, page, limit, cursor=None):
     query = {"userId": user_id}
     if course_id:
         query["courseId"] = course_id
-    return paginate(db.submissions, query, [("createdAt", DESC)], page, limit, public)
+    return paginate(db.submissions, query, [("createdAt", DESC)], page, limit, public, cursor=cursor)
 
 
 def queue_query(*, status=None, courseId=None, userId=None, owned=None):

@@ -22,7 +22,7 @@ from pymongo import DESCENDING as DESC
 from .. import audit
 from ..certificates import records as certificates
 from ..learning import courses, enrollments, submissions
-from ..db import paginate
+from ..pagination import paginate
 from ..schema import Integer, ListOf, Number, OneOf, Shape, Text, Timestamp
 from . import analytics, lists
 from .exports import BATCH, batches, csv_stream
@@ -70,9 +70,9 @@ def _rows(db, course_id, batch):
     return [ROSTER_ROW.dump(e, found) for e in batch]
 
 
-def roster(db, actor, course_id, *, status=None, sort="newest", page=1, limit=20):
+def roster(db, actor, course_id, *, status=None, sort="newest", page=1, limit=20, cursor=None):
     courses.require_editor(courses.get(db, course_id), actor)
-    found = paginate(db.enrollments, _query(course_id, status), SORTS[sort], page, limit, dict)
+    found = paginate(db.enrollments, _query(course_id, status), SORTS[sort], page, limit, dict, cursor=cursor)
     return {**found, "items": _rows(db, course_id, found["items"])}
 
 

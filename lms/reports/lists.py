@@ -1,7 +1,7 @@
 """The staff's lists: students with their counts, enrollments, the audit trail; their CSV exports.
 
 Decisions:
-- Lists answer in the API's list shape through ``db.paginate`` (sorts end with ``_id``, so pages
+- Lists answer in the API's list shape through ``lms.pagination.paginate`` (sorts end with ``_id``, so pages
   never repeat or skip a row). ``limit`` above 100 is a 400 like everywhere else in the API
   (``schema.PAGE``), not silently shortened: a client asking for more gets told, and the CSV
   export is the way to get every row.
@@ -34,7 +34,7 @@ from pymongo import ASCENDING as ASC, DESCENDING as DESC
 
 from .. import audit
 from ..accounts import users
-from ..db import paginate
+from ..pagination import paginate
 from ..learning import courses as catalog, enrollments, submissions
 from ..schema import Integer, Shape, Text
 from . import between
@@ -99,9 +99,9 @@ def student(user, counts):
     return STUDENT_ROW.dump(user, counts=counts)
 
 
-def students(db, *, q=None, sort="newest", page=1, limit=20):
+def students(db, *, q=None, sort="newest", page=1, limit=20, cursor=None):
     found = paginate(db.users, _student_query(q), STUDENT_SORTS[sort], page, limit, dict,
-                     projection={"passwordHash": 0})
+                     projection={"passwordHash": 0}, cursor=cursor, base=_student_query(None))
     counts = student_counts(db, [u["_id"] for u in found["items"]])
     return {**found, "items": [student(u, counts[u["_id"]]) for u in found["items"]]}
 
@@ -151,16 +151,17 @@ def _with_people(db, batch):
     return named(db, ENROLLMENT_ROW, batch)
 
 
-def enrollment_list(db, actor, *, sort="newest", page=1, limit=20, **filters):
+def enrollment_list(db, actor, *, sort="newest", page=1, limit=20, cursor=None, **filters):
     query = _enrollment_query(**filters, owned=catalog.owned_ids(db, actor))
-    found = paginate(db.enrollments, query, ENROLLMENT_SORTS[sort], page, limit, dict)
+    found = paginate(db.enrollments, query, ENROLLMENT_SORTS[sort], page, limit, dict, cursor=cursor)
     return {**found, "items": _with_people(db, found["items"])}
 
 
-def submission_rows(db, actor, *, sort="newest", page=1, limit=20, **filters):
+def submission_rows(db, actor, *, sort="newest", page=1, limit=20, cursor=None, **filters):
     """The mentors' review queue (``sort="oldest"``: first come, first served)."""
     query = submissions.queue_query(**filters, owned=catalog.owned_ids(db, actor))
-    found = paginate(db.submissions, query, [("createdAt", submissions.SORTS[sort])], page, limit, dict)
+    found = paginate(db.submissions, query, [("createdAt", submissions.SORTS[sort])], page, limit, dict,
+                     cursor=cursor)
     return {**found, "items": named(db, SUBMISSION_ROW, found["items"], "reviewedBy")}
 
 
@@ -172,15 +173,16 @@ def enrollments_csv(db, actor, *, sort="newest", **filters):
 
 # --- the audit trail --------------------------------------------------------------------
 
+AUDIT_SORT = [("timestamp", DESC), ("_id", DESC)]
 AUDIT_ROW = audit.AUDIT_ENTRY.extend("AuditRow", {
     "actor": PERSON_REF(get=lambda entry, context: context["people"][entry["actorId"]])},
     description="An audit entry with its actor named")
 
 
-def audit_entries(db, *, page=1, limit=20, start=None, end=None, **filters):
+def audit_entries(db, *, page=1, limit=20, cursor=None, start=None, end=None, **filters):
     """Audit entries, newest first; ``filters`` are exact matches on action, actorId,
     targetType, targetId and requestId."""
     query = {**{k: v for k, v in filters.items() if v}, **between("timestamp", start, end)}
-    found = paginate(db.auditLogs, query, [("timestamp", DESC), ("_id", DESC)], page, limit, dict)
+    found = paginate(db.auditLogs, query, AUDIT_SORT, page, limit, dict, cursor=cursor)
     people = names(db, [entry["actorId"] for entry in found["items"]])
     return {**found, "items": [AUDIT_ROW.dump(entry, people) for entry in found["items"]]}

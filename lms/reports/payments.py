@@ -12,7 +12,7 @@ Decisions:
 """
 from pymongo import ASCENDING as ASC, DESCENDING as DESC
 
-from ..db import paginate
+from ..pagination import paginate
 from ..errors import NotFound
 from ..learning import enrollments
 from ..payments import PAYMENT, PAYMENT_DETAIL, rejected
@@ -61,8 +61,8 @@ def _named(db, batch):
             for p in batch]
 
 
-def payment_list(db, *, sort="newest", page=1, limit=20, **filters):
-    found = paginate(db.payments, _query(**filters), SORTS[sort], page, limit, dict)
+def payment_list(db, *, sort="newest", page=1, limit=20, cursor=None, **filters):
+    found = paginate(db.payments, _query(**filters), SORTS[sort], page, limit, dict, cursor=cursor)
     return {**found, "items": _named(db, found["items"]), "rejectedSignatures": REJECTED.dump(rejected.totals(db))}
 
 

@@ -9,7 +9,7 @@ import re
 
 from .. import audit
 from ..accounts import users
-from ..db import paginate
+from ..pagination import paginate
 from .exports import BATCH, batches, csv_stream
 from .lists import STUDENT_SORTS as SORTS
 
@@ -26,9 +26,9 @@ def _query(q=None, role=None, disabled=None):
     return query
 
 
-def listing(db, *, sort="newest", page=1, limit=20, **filters):
+def listing(db, *, sort="newest", page=1, limit=20, cursor=None, **filters):
     return paginate(db.users, _query(**filters), SORTS[sort], page, limit, users.public,
-                    projection={"passwordHash": 0})
+                    projection={"passwordHash": 0}, cursor=cursor)
 
 
 def listing_csv(db, actor, *, sort="newest", **filters):

@@ -49,6 +49,12 @@ def _download(name, chunks):
     return chunks
 
 
+def _unpaged(query):
+    """An export is every row: the page parameters do not apply."""
+    for name in ("page", "limit", "cursor"):
+        query.pop(name, None)
+
+
 def _range(query):
     return {"start": query.pop("from", None), "end": query.pop("to", None)}
 
@@ -61,7 +67,7 @@ def list_students(db, query, actor):
 
 def list_users(db, query, actor):
     if _wants_csv(query):
-        query.pop("page"), query.pop("limit")
+        _unpaged(query)
         return _download("users", users.listing_csv(db, actor, **query))
     return users.listing(db, **query)
 
@@ -70,7 +76,7 @@ def filtered_list(name, db, query, actor, page, export):
     """A list filtered by ``query`` (with ``from``/``to``): a ``page`` of it, or the ``export`` of
     every matching row as ``<name>.csv``."""
     if _wants_csv(query):
-        query.pop("page"), query.pop("limit")
+        _unpaged(query)
         return _download(name, export(db, actor, **_range(query), **query))
     return page(db, **_range(query), **query)
 
@@ -82,7 +88,7 @@ def list_enrollments(db, query, actor):
 
 def course_students(db, id, query, actor):
     if _wants_csv(query):
-        query.pop("page"), query.pop("limit")
+        _unpaged(query)
         return _download(f"course-{id}-students", courses.roster_csv(db, actor, id, **query))
     return courses.roster(db, actor, id, **query)
 

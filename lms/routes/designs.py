@@ -12,7 +12,7 @@ other edits are (``courses.require_editor``); reading a design is open to all st
 import bottle
 
 from ..certificates import bulk, designs, rendering
-from ..db import whole_page
+from ..pagination import whole_page
 from ..errors import ValidationError
 from ..learning import courses
 from ..schema import Form, Obj, Str

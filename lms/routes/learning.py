@@ -27,7 +27,7 @@ def enroll(db, settings, razorpay, user, body, actor):
 
 
 def my_enrollments(db, user, query):
-    return enrollments.mine(db, user["id"], query["page"], query["limit"])
+    return enrollments.mine(db, user["id"], query["page"], query["limit"], query.get("cursor"))
 
 
 def lesson(db, slug, lessonId, user):

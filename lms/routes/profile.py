@@ -3,7 +3,7 @@ deleting the account. Each change is audited by the domain function that makes i
 import bottle
 
 from ..accounts import emails, privacy, sessions, users
-from ..db import whole_page
+from ..pagination import whole_page
 from ..schema import Bool, Email, Obj, Password, Str
 from ..web import guard
 

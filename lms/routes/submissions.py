@@ -62,7 +62,8 @@ def _may_upload(db, user, early):
 
 
 def my_submissions(db, user, query):
-    return submissions.mine(db, user["id"], query.get("courseId"), query["page"], query["limit"])
+    return submissions.mine(db, user["id"], query.get("courseId"), query["page"], query["limit"],
+                            query.get("cursor"))
 
 
 def review_queue(db, query, actor):

@@ -301,7 +301,9 @@ def Query(**fields):
     return Obj(fields, strict=True)
 
 
-PAGE = dict(page=Int(min=1, max=100000, default=1), limit=Int(min=1, max=100, default=20))
+PAGE = dict(page=Int(min=1, max=100000, default=1), limit=Int(min=1, max=100, default=20),
+            cursor=Str(max=400, required=False, description="The nextCursor of the previous page: the rows after it "
+                       "(any depth; page numbers reach the first 1000 rows)"))
 
 
 class Form:

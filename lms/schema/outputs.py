@@ -221,11 +221,14 @@ class Reply:
 
 
 class Page(Reply):
-    """A list reply: ``{"ok": true, "items": [...], "page", "limit", "total"}`` and ``more`` members."""
+    """A list reply: ``{"ok": true, "items": [...], "page", "limit", "total", "totalIsExact",
+    "nextCursor"}`` and ``more`` members (``lms.pagination``)."""
 
     def __init__(self, item, status=200, description="One page of the list", /, **more):
         super().__init__(status, description, items=ListOf(item), page=Integer(), limit=Integer(),
-                         total=Integer(), **more)
+                         total=Integer(description="Exact when totalIsExact; else an estimate, or the bound counted to"),
+                         totalIsExact=Boolean(), nextCursor=Text(nullable=True, description=(
+                             "Pass as cursor for the rows after this page; null on the last page")), **more)
         self.item = item
 
 
