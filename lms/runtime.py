@@ -10,6 +10,7 @@ the adapters, each opened once here and handed to whatever uses it.
     runtime.cache      the response cache of public reads
     runtime.events     the hub that feeds the users' live event streams
     runtime.api_description   the OpenAPI document, built once from the route table
+    runtime.readiness  the background health check /api/health answers from (started with the app)
     runtime.worker     the in-process worker, when this process runs one
 """
 import logging
@@ -28,6 +29,7 @@ from .web.caching import ResponseCache
 from .web.events import EventHub
 from .web.openapi import describe
 from .web.urls import Urls
+from .worker.monitoring import Readiness
 
 log = logging.getLogger("lms")
 
@@ -48,6 +50,7 @@ class Runtime:
         self.razorpay = open_razorpay(settings)
         self.renderer = Wkhtmltopdf()
         self.api_description = describe(ROUTES, settings)
+        self.readiness = Readiness(db)
 
     @classmethod
     def open(cls, settings):
@@ -75,6 +78,7 @@ class Runtime:
             raise
 
     def close(self):
+        self.readiness.stop()  # before the client closes under its next ping
         self.client.close()
         if self.embedded:
             self.embedded.stop()

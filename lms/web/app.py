@@ -10,8 +10,10 @@ from .plugin import Plugin
 def create_app(runtime):
     """The Bottle app for ``runtime``, wrapped in the request-id/log/headers middleware.
 
-    The Bottle app itself is reachable as ``.bottle`` on the returned object.
+    The Bottle app itself is reachable as ``.bottle`` on the returned object. Starts the
+    runtime's health checks (once per runtime; ``Runtime.close`` stops them).
     """
+    runtime.readiness.start()
     app = bottle.Bottle()
     app.install(Plugin(runtime))
     for route in ROUTES:
