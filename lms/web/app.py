@@ -21,6 +21,6 @@ def create_app(runtime):
                   body=route.body, query=route.query, csrf=route.csrf, cache=route.cache,
                   invalidates=route.invalidates, limit=route.limit, html_errors=route.html_errors)
     install_error_pages(app)
-    wrapped = Middleware(app, runtime.settings)
+    wrapped = Middleware(app, runtime.settings, runtime.cache)
     wrapped.bottle = app
     return wrapped

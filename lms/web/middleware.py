@@ -1,5 +1,7 @@
 """What wraps the whole WSGI app, outside Bottle: request ids, security headers, CORS, the
-access log (one JSON line per request), and the requests refused before Bottle sees them.
+access log (one JSON line per request), the requests refused before Bottle sees them, and the
+anonymous cache hits answered before Bottle sees them (``lms.web.caching``: with the same
+headers added here as to any answer).
 
 Refused here, in the one error envelope on ``/api/`` (a small HTML page elsewhere), with every
 header an answer carries and an access-log line like any request:
@@ -45,8 +47,9 @@ def is_api(path):
 
 
 class Middleware:
-    def __init__(self, app, settings):
+    def __init__(self, app, settings, cache=None):
         self.app = app
+        self.cache = cache  # the response cache, whose anonymous hits are answered here, before routing
         self.cors_origins = set(settings.cors_origins)
         self.trust_proxy = settings.trust_proxy
 
@@ -81,7 +84,13 @@ class Middleware:
             return start_response(status, headers, exc_info)
 
         try:
-            return refusal(refused, path, start) if refused else self.app(environ, start)
+            if refused:
+                return refusal(refused, path, start)
+            hit = self.cache.answer(environ) if self.cache is not None else None
+            if hit is not None:
+                start(hit[0], hit[1])
+                return hit[2]
+            return self.app(environ, start)
         finally:
             self._log(environ, seen.get("status", "500"), started)
             logs.unbind()
