@@ -118,7 +118,7 @@ class Middleware:
             "requestId": environ["lms.request_id"],
             "method": environ.get("REQUEST_METHOD"),
             "path": environ.get("PATH_INFO"),
-            "status": int(str(status).split()[0]),
+            "status": int(status[:3]),
             "ms": round((time.perf_counter() - started) * 1000, 1),
             "userId": environ.get("lms.user_id"),
         }})
