@@ -64,4 +64,5 @@ def _details(runtime):
 
 def openapi(runtime):
     # The document itself, not wrapped in the {"ok": true} envelope: tools read it as it is.
-    return respond(200, runtime.api_description)
+    bottle.response.content_type = "application/json"
+    return runtime.api_text
