@@ -18,9 +18,9 @@ header an answer carries and an access-log line like any request:
 import html
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from urllib.parse import unquote_to_bytes
 
 from .. import errors, logs
@@ -56,7 +56,8 @@ class Middleware:
     def __call__(self, environ, start_response):
         started = time.perf_counter()
         incoming = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        # 32 random hex digits, as uuid4().hex gives, at a fraction of its cost
+        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
         environ["lms.request_id"] = request_id
         environ["lms.client_ip"] = self._client_ip(environ)
         logs.bind(environ)
@@ -114,14 +115,14 @@ class Middleware:
         return [b""]
 
     def _log(self, environ, status, started):
-        access_log.info("request", extra={"fields": {
+        logs.record(access_log, {
             "requestId": environ["lms.request_id"],
             "method": environ.get("REQUEST_METHOD"),
             "path": environ.get("PATH_INFO"),
             "status": int(status[:3]),
             "ms": round((time.perf_counter() - started) * 1000, 1),
             "userId": environ.get("lms.user_id"),
-        }})
+        })
 
 
 READ_AS_BYTES = ("HTTP_COOKIE", "HTTP_X_XSRF_TOKEN")  # headers no decoding of ours fails on
