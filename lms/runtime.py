@@ -9,9 +9,13 @@ the adapters, each opened once here and handed to whatever uses it.
     runtime.renderer   the PDF renderer (wkhtmltopdf)
     runtime.cache      the response cache of public reads
     runtime.events     the hub that feeds the users' live event streams
-    runtime.api_description   the OpenAPI document, built once from the route table
+    runtime.api_description   the OpenAPI document, built once per process from the route table
+    runtime.api_text   the same as the JSON text /api/openapi.json answers
+    runtime.readiness  the background health check /api/health answers from (started with the app)
     runtime.worker     the in-process worker, when this process runs one
 """
+import functools
+import json
 import logging
 
 from . import db as database
@@ -26,10 +30,20 @@ from .payments import upgrade as payments_upgrade
 from .routes import ROUTES
 from .web.caching import ResponseCache
 from .web.events import EventHub
-from .web.openapi import describe
+from .web import openapi
 from .web.urls import Urls
+from .worker.monitoring import Readiness
 
 log = logging.getLogger("lms")
+
+
+@functools.lru_cache(maxsize=8)
+def api_description(public_url):
+    """The OpenAPI document of the route table and its JSON text, made once per process (per
+    public URL: the tests run several services): it is large, and the same for every request.
+    The document is shared, so nothing may change it."""
+    document = openapi.describe(ROUTES, public_url)
+    return document, json.dumps(document, separators=(",", ":"))
 
 
 class Runtime:
@@ -47,7 +61,8 @@ class Runtime:
         self.keyring = Keyring.from_settings(settings)
         self.razorpay = open_razorpay(settings)
         self.renderer = Wkhtmltopdf()
-        self.api_description = describe(ROUTES, settings)
+        self.api_description, self.api_text = api_description(settings.public_url)
+        self.readiness = Readiness(db)
 
     @classmethod
     def open(cls, settings):
@@ -75,6 +90,7 @@ class Runtime:
             raise
 
     def close(self):
+        self.readiness.stop()  # before the client closes under its next ping
         self.client.close()
         if self.embedded:
             self.embedded.stop()

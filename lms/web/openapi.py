@@ -32,7 +32,7 @@ RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying aga
                                "schema": {"type": "integer"}}}
 
 
-def describe(routes, settings):
+def describe(routes, public_url):
     pages = {}
     paths = {}
     for route in routes:
@@ -45,7 +45,7 @@ def describe(routes, settings):
             "info": {"title": "lms", "version": __version__,
                      "description": "Online-course platform API. Errors use one envelope: "
                                     "{ok: false, error: {code, message, fields?}}."},
-            "servers": [{"url": settings.public_url}],
+            "servers": [{"url": public_url}],
             "paths": paths,
             "components": {"schemas": schemas, "securitySchemes": {
                 "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "access_token",

@@ -19,7 +19,7 @@ from support import factories
 from support.app import app_with, browser
 from support.database import DatabaseServer
 from support.live import call
-from support.waits import wait_until
+from support.waits import health_after, wait_until
 
 
 class Lines(logging.Handler):
@@ -61,7 +61,7 @@ def test_health_reports_queue_depths_and_the_oldest_waiting_ages(signed_in, db):
     db.mails.insert_one({"_id": new_id(), "to": "d@example.com", "status": "sent", "createdAt": ago(5000)})
     db.workers.insert_one({"_id": "elsewhere:1:abc", "heartbeatAt": ago(7), "pid": 1})
 
-    body = signed_in("instructor").get("/api/health").json
+    body = health_after(signed_in("instructor"), datetime.now(timezone.utc)).json
     certificates, mails = body["queues"]["certificates"], body["queues"]["mails"]
     assert (certificates["pending"], certificates["rendering"], certificates["failed"], certificates["depth"]) == (
         2, 1, 1, 3)
@@ -82,17 +82,19 @@ def test_health_with_empty_queues_and_no_worker(signed_in):
 
 
 def test_a_stale_heartbeat_is_reported_dead_without_failing_the_check(client, signed_in, db):
-    db.workers.insert_one({"_id": "gone:1:abc", "heartbeatAt": datetime.now(timezone.utc) - timedelta(minutes=5)})
-    response = signed_in("admin").get("/api/health")
+    written = datetime.now(timezone.utc)
+    db.workers.insert_one({"_id": "gone:1:abc", "heartbeatAt": written - timedelta(minutes=5)})
+    response = health_after(signed_in("admin"), written)
     assert response.status_int == 200 and response.json["worker"]["heartbeat"]["alive"] is False
     assert client.get("/api/health").json["worker"] == {"running": False, "alive": False}
 
 
 def test_anyone_sees_whether_it_works_and_only_staff_see_where_and_what_runs(client, signed_in, db):
-    db.workers.insert_one({"_id": "web-7:4242:abc", "heartbeatAt": datetime.now(timezone.utc), "pid": 4242})
-    public = client.get("/api/health").json
+    written = datetime.now(timezone.utc)
+    db.workers.insert_one({"_id": "web-7:4242:abc", "heartbeatAt": written, "pid": 4242})
+    public = health_after(client, written).json
     assert set(public) == {"ok", "db", "worker"} and public["worker"] == {"running": False, "alive": True}
-    assert set(public["db"]) == {"ok", "latencyMs"}
+    assert set(public["db"]) == {"ok", "latencyMs", "checkedAt"}
     assert "web-7" not in json.dumps(public) and "4242" not in json.dumps(public)
     assert set(signed_in("student").get("/api/health").json) == {"ok", "db", "worker"}
     staff = signed_in("instructor").get("/api/health").json

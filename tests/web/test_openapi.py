@@ -84,3 +84,11 @@ def test_the_csrf_header_is_declared_on_exactly_the_operations_that_check_it(cli
             assert declared == checked, f"{route.method} {route.path}: declared {declared}, checked {checked}"
     finally:
         admin.extra_environ["HTTP_X_XSRF_TOKEN"] = token
+
+
+def test_the_description_is_built_once_per_process_and_served_as_built(client, runtime, settings):
+    from support.app import adapters
+    assert adapters(settings).api_description is runtime.api_description  # another runtime, the same document
+    served = client.get("/api/openapi.json")
+    assert served.content_type == "application/json" and served.body == runtime.api_text.encode()
+    assert served.json == runtime.api_description
