@@ -10,41 +10,10 @@ same machine, so absolute numbers are a floor; the ratios are the point. About 3
 """
 import argparse
 import http.client
-import subprocess
-import sys
-import tempfile
-import threading
-import time
 
-from common import ROOT, Stack, summary
+from common import Stack, bare_app, latencies, summary, throughput
 from support.factories import create_course, issued_certificate
 from lms.config import Settings
-from lms.db import free_port
-
-
-def latencies(port, path, seconds):
-    connection = http.client.HTTPConnection("127.0.0.1", port)
-    samples, deadline = [], time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        started = time.perf_counter()
-        connection.request("GET", path)
-        connection.getresponse().read()
-        samples.append((time.perf_counter() - started) * 1000)
-    connection.close()
-    return samples
-
-
-def throughput(port, path, seconds, connections):
-    counts = []
-
-    def run():
-        counts.append(len(latencies(port, path, seconds)))
-    threads = [threading.Thread(target=run) for _ in range(connections)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(counts) / seconds
 
 
 def fetch(port, path):
@@ -55,22 +24,6 @@ def fetch(port, path):
     answer = response.status, response.read()
     connection.close()
     return answer
-
-
-def bare(body):
-    """Start the bare app serving ``body`` at any path but ``/``; returns (process, port)."""
-    file = tempfile.NamedTemporaryFile(delete=False)
-    file.write(body)
-    file.close()
-    port = free_port()
-    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_app.py"), str(port), file.name])
-    for _ in range(100):
-        try:
-            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/")
-            break
-        except OSError:
-            time.sleep(0.05)
-    return process, port
 
 
 def main():
@@ -100,17 +53,13 @@ def main():
                            (f"/api/certificates/{cert['certId']}", "/api/certificates/:certId")):
             status, body = fetch(port, path)
             assert status == 200, (path, status)
-            process, bare_port = bare(body)
-            try:
+            with bare_app(body) as bare_port:
                 assert fetch(bare_port, path) == (200, body)
                 # Alternated, so that other work on the machine weighs on both alike.
                 ours = yardstick = 0
                 for _ in range(args.rounds):
                     ours += throughput(port, path, args.seconds, args.connections) / args.rounds
                     yardstick += throughput(bare_port, path, args.seconds, args.connections) / args.rounds
-            finally:
-                process.terminate()
-                process.wait()
             print(f"GET {name}: {ours:,.0f} req/s; bare Bottle with the same body {yardstick:,.0f} req/s; "
                   f"ratio {ours / yardstick:.2f} ({args.connections} connections, {args.rounds} rounds "
                   f"of {args.seconds:g} s each)")
