@@ -283,4 +283,7 @@ def _decode(cursor, sort):
         elif not (value is None or isinstance(value, (str, int, float))) or isinstance(value, bool):
             raise invalid
         out.append(value)
+    for (key, _), value in zip(sort, out):  # each value of the type its field holds
+        if (key in TIME_FIELDS and not isinstance(value, datetime)) or (key == "_id" and not isinstance(value, str)):
+            raise invalid
     return out

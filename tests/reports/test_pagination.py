@@ -1,4 +1,6 @@
 """Pages at any depth: cursors, page numbers for the first pages, cheap totals, index-backed sorts."""
+import base64
+import json
 import random
 import time
 from datetime import datetime, timedelta, timezone
@@ -129,7 +131,8 @@ def test_a_cursor_that_is_not_this_lists_is_a_400_naming_it(signed_in, db):
     seed_enrollments(db, [START + timedelta(minutes=n) for n in range(5)])
     admin = signed_in("admin")
     newest = admin.get("/api/admin/enrollments", {"limit": 2}).json["nextCursor"]
-    for bad in ("not-a-cursor", "e30", "W10", newest[:-3]):
+    forged = base64.urlsafe_b64encode(json.dumps(["enrolledAt-,_id-", ["yesterday", 5]]).encode()).decode()
+    for bad in ("not-a-cursor", "e30", "W10", newest[:-3], forged):
         response = admin.get("/api/admin/enrollments", {"cursor": bad}, status=400)
         assert set(response.json["error"]["fields"]) == {"cursor"}
     other_sort = admin.get("/api/admin/enrollments", {"cursor": newest, "sort": "oldest"}, status=400)
