@@ -117,8 +117,7 @@ def issue(db, cert, worker_id, *, storage, renderer, urls, org_name, keyring, st
     if not JOBS.finish(db, cert, worker_id, fields):
         log.warning("certificate %s: no longer ours (revoked or taken over); result dropped", cert["certId"])
         return None
-    if spooled:  # only this job's lease holder spools, and this attempt did not
-        db.certificateSpool.delete_one({"_id": cert["_id"]})
+    db.certificateSpool.delete_one({"_id": cert["_id"]})
     if on_change:
         on_change()
     log.info("certificate %s issued (attempt %s)", cert["certId"], cert["attempts"])
