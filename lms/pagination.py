@@ -157,16 +157,15 @@ def _windows(collection, query, sort):
         width, start = FIRST_WINDOW, edge or _now()
         while len(rows) < need:
             far = start - width if descending else start + width
-            beyond = abs(far - start) >= SPAN if edge is not None else abs(_now() - far) >= SPAN
             near = {} if edge is None else {("$lte" if inclusive else "$lt") if descending else
                                             ("$gte" if inclusive else "$gt"): edge}
-            finished = beyond or (stop is not None and (far <= stop[0] if descending else far >= stop[0]))
+            finished = width >= SPAN or (stop is not None and (far <= stop[0] if descending else far >= stop[0]))
             if finished:
-                limit = {("$gte" if stop[1] else "$gt") if descending else ("$lte" if stop[1] else "$lt"): stop[0]} \
+                bound = {("$gte" if stop[1] else "$gt") if descending else ("$lte" if stop[1] else "$lt"): stop[0]} \
                     if stop is not None else {}
             else:
-                limit = {"$gte" if descending else "$lt": far}
-            window = {**near, **limit}
+                bound = {"$gte" if descending else "$lt": far}
+            window = {**near, **bound}
             found = list(collection.find({**rest, field: window} if window else rest, fields)
                          .sort(sort).limit(need - len(rows)))
             rows += found

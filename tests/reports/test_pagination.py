@@ -218,3 +218,12 @@ def test_newest_first_lists_are_read_in_windows(db):
         sort = next(iter(sorts.values()))
         if sort[0][1] == DESC and sort[0][0] != "email":
             assert windowed_field(collection, query, sort) == sort[0][0], collection
+
+
+def test_a_cursor_kept_while_the_range_narrows_starts_at_the_ranges_end(db):
+    _, rows = seed_enrollments(db, [START + timedelta(hours=n) for n in range(30)])
+    sort = lists.ENROLLMENT_SORTS["newest"]
+    cursor = paginate(db.enrollments, {}, sort, 1, 2, lambda d: d)["nextCursor"]  # after the 2 newest
+    narrowed = {"enrolledAt": {"$lt": START + timedelta(hours=10)}}
+    page = paginate(db.enrollments, narrowed, sort, 1, 5, lambda d: d, cursor=cursor)
+    assert [d["_id"] for d in page["items"]] == in_order(rows, "enrolledAt")[20:25]
