@@ -53,6 +53,7 @@ def _ttl(field, seconds=0):
 
 
 # Every index of every collection. TTL indexes only tidy up: code checks expiresAt itself.
+# (dailyStats, the analytics' day counters, is read by its _id, a day string, alone: no index of its own.)
 INDEXES = {
     "users": [IndexModel([("email", ASC)], unique=True),
               IndexModel([("role", ASC), ("createdAt", DESC), ("_id", DESC)])],
