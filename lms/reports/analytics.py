@@ -130,7 +130,7 @@ def _top_courses(db, per_course):
     for cid, n in ranked:
         money = per_course[cid].get("money", {})
         top.append({"course": titles.get(cid, {"_id": cid, "title": None, "slug": None}), "enrollments": n,
-                    "revenue": [{"currency": c, "net": money[c]["net"]} for c in _moved(money)]})
+                    "revenue": [{"currency": c, "net": money[c].get("net", 0)} for c in _moved(money)]})
     return top
 
 
@@ -154,7 +154,7 @@ def report(db, start=None, end=None):
                        "completions": total.get("completions", 0),
                        "certificates": _counts(total.get("certificates", {}), certificates.STATUSES),
                        "revenue": _money_rows(total.get("money", {}), currencies, counts=True),
-                       "simulated": [{"currency": c, "amount": simulated[c]["amount"],
+                       "simulated": [{"currency": c, "amount": simulated[c].get("amount", 0),
                                       "payments": simulated[c]["payments"]}
                                      for c in sorted(simulated) if simulated[c].get("payments")],
                        "freeEnrollments": total.get("free", 0)},

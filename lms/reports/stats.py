@@ -102,8 +102,7 @@ def _movement(provider, currency, course_id, kind, amount, n):
 # --- counting as it happens -------------------------------------------------------------
 
 def _bump(db, day, inc):
-    inc = {k: v for k, v in inc.items() if v}
-    if not inc:
+    if not any(inc.values()):  # (a zero among others stays: a refund of nothing is still a refund)
         return
     for attempt in range(2):
         try:
