@@ -4,6 +4,7 @@
     python lms.py worker             the worker only: certificate jobs and periodic tasks
     python lms.py create-admin --email E --name N [--password P]   (prompts when omitted)
     python lms.py seed-demo          a few realistic courses to click through
+    python lms.py rebuild-stats      recount the analytics' day counters from the data
     python lms.py verify-credential FILE_OR_JWT --jwks URL_OR_FILE [--offline]   check a credential
 """
 from gevent import monkey
@@ -77,7 +78,17 @@ def seed_demo(runtime, args):
           else "the demo courses are already there")
 
 
-VERBS = {"serve": serve, "worker": worker, "create-admin": create_admin, "seed-demo": seed_demo}
+def rebuild_stats(runtime, args):
+    import time
+    from lms.reports import stats
+    started = time.perf_counter()
+    done = stats.rebuild(runtime.db)
+    print(f"rebuilt the analytics counters from the data: days written {done['days']}, "
+          f"days removed {done['removed']} (no events left on them), {time.perf_counter() - started:.1f} s")
+
+
+VERBS = {"serve": serve, "worker": worker, "create-admin": create_admin, "seed-demo": seed_demo,
+         "rebuild-stats": rebuild_stats}
 
 
 def parse(argv):
@@ -90,6 +101,7 @@ def parse(argv):
     admin.add_argument("--name", default="Administrator")
     admin.add_argument("--password", help="prompted for when omitted")
     verbs.add_parser("seed-demo", help="add demo courses (skips those already there)")
+    verbs.add_parser("rebuild-stats", help="recount the analytics' day counters from the data")
     check = verbs.add_parser("verify-credential", help="verify a credential offline")
     check.add_argument("credential", help="a VC-JWT, a file holding one, the credential JSON, or the "
                                           "certificate's PDF or PNG")

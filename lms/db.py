@@ -53,6 +53,7 @@ def _ttl(field, seconds=0):
 
 
 # Every index of every collection. TTL indexes only tidy up: code checks expiresAt itself.
+# (dailyStats, the analytics' day counters, is read by its _id, a day string, alone: no index of its own.)
 INDEXES = {
     # Each list's sorts have an index (tests/reports/test_pagination.py checks): the staff lists.
     "users": [IndexModel([("email", ASC)], unique=True),

@@ -27,6 +27,7 @@ from .adapters.wkhtmltopdf import Wkhtmltopdf
 from .certificates.badges import Keyring
 from .db import EmbeddedServer
 from .payments import upgrade as payments_upgrade
+from .reports import stats
 from .routes import ROUTES
 from .web.caching import ResponseCache
 from .web.events import EventHub
@@ -78,7 +79,8 @@ class Runtime:
             runtime = cls(settings, client, client.get_default_database("lms"), embedded)
             payments_upgrade.drop_indexes(runtime.db)  # indexes of rows kept per order: INDEXES replaces them
             database.ensure_indexes(runtime.db)
-            payments_upgrade.convert(runtime.db)
+            converted = payments_upgrade.convert(runtime.db)
+            stats.prepare(runtime.db, stale=bool(converted))  # counters of a database made before them
             if settings.bootstrap_admin_email:
                 users.ensure_admin(runtime.db, email=settings.bootstrap_admin_email,
                                    password=settings.bootstrap_admin_password,

@@ -31,13 +31,16 @@ from ..db import new_id, now
 from ..pagination import paginate
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..adapters.storage import kinds as files
+from ..reports import stats
 from ..worker.queue import LeasedQueue
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CERT_ID = re.compile(r"[A-Z0-9]{1,10}-[0-9A-Z]{10}")
 STATUSES = ("pending", "rendering", "active", "revoked", "failed")
-# The queue of renders is the collection itself (see lms.certificates.issuing).
-JOBS = LeasedQueue("certificates", waiting="pending", running="rendering", done="active")
+# The queue of renders is the collection itself (see lms.certificates.issuing); every status
+# change it makes, and those below (revoke, re-issue), move the certificate's day count.
+JOBS = LeasedQueue("certificates", waiting="pending", running="rendering", done="active",
+                   on_move=stats.certificate_moved)
 
 
 def new_cert_id(prefix):
@@ -130,6 +133,7 @@ def revoke(db, cert_id, reason, actor):
     if cert is None:
         get(db, cert_id)  # 404 when there is no such certificate
         raise Conflict("This certificate is already revoked", code="already_revoked")
+    stats.certificate_moved(db, cert, cert["status"], "revoked")
     db.certificateSpool.delete_one({"_id": cert["_id"]})  # an upload still waiting is not needed now
     audit.record(db, actor, "certificate.revoke", "certificate", cert_id, reason=reason,
                  previousStatus=cert["status"], userId=cert["userId"], courseId=cert["courseId"])
@@ -179,6 +183,7 @@ def requeue(db, cert, actor, *, restore=False, batch=None):
         return_document=ReturnDocument.AFTER)
     if updated is None:
         raise Conflict("The certificate changed meanwhile; look again and retry", code="certificate_changed")
+    stats.certificate_moved(db, cert, cert["status"], "pending")
     db.certificateSpool.delete_one({"_id": cert["_id"]})  # a re-issue renders afresh
     JOBS.enqueued()
     changes = {k: {"from": cert[k], "to": v} for k, v in snapshot.items() if cert[k] != v}

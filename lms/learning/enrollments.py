@@ -3,7 +3,8 @@
 One enrollment per (user, course), guaranteed by a unique index. It goes pending -> active ->
 refunded (or cancelled), each step one guarded single-document update; how it is paid for is
 ``lms.payments`` (``checkout`` enrolls, ``ledger`` activates and refunds), which this module
-does not know.
+does not know. Each step that changes an enrollment's status tells the day counters
+(``reports.stats``), after its guarded write landed and only then.
 """
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -12,6 +13,7 @@ from .. import audit
 from ..db import new_id, now
 from ..pagination import paginate
 from ..errors import Conflict, Forbidden, NotFound
+from ..reports import stats
 from ..schema import Integer, OneOf, Shape, Text, Timestamp
 from . import courses
 
@@ -48,22 +50,33 @@ def open_pending(db, user_id, course):
     try:
         db.enrollments.insert_one(fresh)
         enrollment = fresh
+        stats.enrolled(db, fresh)
     except DuplicateKeyError:
         # Taking over an ended enrollment is one guarded update, so two racing requests cannot
         # both do it.
-        enrollment = db.enrollments.find_one_and_update(
-            {"userId": user_id, "courseId": course["_id"], "status": {"$in": ["cancelled", "refunded"]}},
-            {"$set": {"status": "pending", "paymentId": None, "updatedAt": stamp}},
-            return_document=ReturnDocument.AFTER)
+        changes = {"status": "pending", "paymentId": None, "updatedAt": stamp}
+        enrollment = _move(db, {"userId": user_id, "courseId": course["_id"],
+                                "status": {"$in": ["cancelled", "refunded"]}}, changes)
         if enrollment is None:
             enrollment = db.enrollments.find_one({"userId": user_id, "courseId": course["_id"]})
             if enrollment is None or enrollment["status"] == "active":
                 raise Conflict("You are already enrolled in this course", code="already_enrolled",
                                extra={"enrollment": public(enrollment) if enrollment else None})
     if not db.courses.count_documents({"_id": course["_id"]}, limit=1):
-        db.enrollments.delete_one({"_id": enrollment["_id"], "status": "pending"})  # deleted meanwhile
+        if db.enrollments.delete_one({"_id": enrollment["_id"], "status": "pending"}).deleted_count:  # deleted meanwhile
+            stats.enrolled(db, {**enrollment, "status": "pending"}, -1)
         raise NotFound("Course not found")
     return enrollment
+
+
+def _move(db, guard, changes):
+    """One guarded status change: the enrollment after it, or None when the guard missed. The
+    before-image names the status the day counters move the enrollment from."""
+    before = db.enrollments.find_one_and_update(guard, {"$set": changes}, return_document=ReturnDocument.BEFORE)
+    if before is None:
+        return None
+    stats.enrollment_moved(db, before, before["status"], changes["status"])
+    return {**before, **changes}
 
 
 def activate(db, enrollment_id, payment_id, actor):
@@ -75,10 +88,8 @@ def activate(db, enrollment_id, payment_id, actor):
 def activate_once(db, enrollment_id, payment_id, actor):
     """Like ``activate``; also says whether this call was the one that activated it."""
     stamp = now()
-    enrollment = db.enrollments.find_one_and_update(
-        {"_id": enrollment_id, "status": {"$in": ["pending", "refunded"]}},
-        {"$set": {"status": "active", "paymentId": payment_id, "activatedAt": stamp, "updatedAt": stamp}},
-        return_document=ReturnDocument.AFTER)
+    enrollment = _move(db, {"_id": enrollment_id, "status": {"$in": ["pending", "refunded"]}},
+                       {"status": "active", "paymentId": payment_id, "activatedAt": stamp, "updatedAt": stamp})
     if enrollment:
         audit.record(db, actor, "enrollment.activate", "enrollment", enrollment_id, paymentId=payment_id)
         return enrollment, True
@@ -99,10 +110,8 @@ def refund(db, enrollment_id, payment_id, actor):
     lessons ends (``require_active``); progress and issued certificates stay, as earned. A refund
     of another payment (a second order paid by mistake) leaves the enrollment as it is."""
     stamp = now()
-    enrollment = db.enrollments.find_one_and_update(
-        {"_id": enrollment_id, "paymentId": payment_id, "status": {"$in": ["active", "pending"]}},
-        {"$set": {"status": "refunded", "refundedAt": stamp, "updatedAt": stamp}},
-        return_document=ReturnDocument.AFTER)
+    enrollment = _move(db, {"_id": enrollment_id, "paymentId": payment_id, "status": {"$in": ["active", "pending"]}},
+                       {"status": "refunded", "refundedAt": stamp, "updatedAt": stamp})
     if enrollment:
         audit.record(db, actor, "enrollment.refund", "enrollment", enrollment_id, paymentId=payment_id)
     return enrollment

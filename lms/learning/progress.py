@@ -20,7 +20,8 @@ Decisions:
   right one.
 - A change to a course's lessons queues one recount of the whole course (``RECOUNTS``, a job
   kind of ``lms.worker.queue``), done by the worker in batches of ``BATCH`` enrollments in user
-  order, one index range read and one bulk write each, resuming after the last batch when a worker dies
+  order, one index range read and one bulk write each (and one write per learner it
+  completes, so that the day counters count the completion once), resuming after the last batch when a worker dies
   midway. Recounting is idempotent, so a job run twice, or two jobs for one course, agree. A
   change while a recount is queued and not started adds none (the queued one reads the newer
   course); a change while one runs queues another.
@@ -36,6 +37,7 @@ from .. import audit
 from ..certificates import records as certificates
 from ..db import new_id, now
 from ..errors import NotFound
+from ..reports import stats
 from ..schema import Integer, ListOf, Shape, Text, Timestamp
 from ..worker.queue import LeasedQueue
 from . import courses, enrollments
@@ -74,7 +76,10 @@ def certify_if_complete(db, user, course_id, actor, *, cert_prefix):
     when a project is approved). Returns (progress summary, certificate or None, created)."""
     course = courses.get(db, course_id)  # read now: an edit that landed meanwhile counts
     summary = _summary(course, _rows(db, course, user["_id"]).get(user["_id"], []))
-    db.enrollments.bulk_write(_writes(course, user["_id"], summary, now()), ordered=False)
+    stamp = now()
+    db.enrollments.bulk_write(_writes(course, user["_id"], summary, stamp), ordered=False)
+    if summary["percentage"] == 100:
+        _complete(db, course, user["_id"], stamp)
     public = PROGRESS.dump(summary)
     if summary["percentage"] < 100 or not certificates.eligible(db, user["_id"], course):
         return public, None, False
@@ -133,11 +138,15 @@ def _writes(course, user_id, summary, stamp):
     numbers = {"progress": summary["percentage"], "completedLessons": done, "totalLessons": summary["totalLessons"],
                "lastLessonId": summary["lastLessonId"], "lastActivityAt": summary["lastActivityAt"],
                "countKey": key, "updatedAt": stamp}
-    writes = [UpdateOne(guard, {"$set": numbers})]
-    if summary["percentage"] == 100:
-        writes.append(UpdateOne({"userId": user_id, "courseId": course["_id"], "completedAt": None},
-                                {"$set": {"completedAt": stamp}}))
-    return writes
+    return [UpdateOne(guard, {"$set": numbers})]
+
+
+def _complete(db, course, user_id, stamp):
+    """Stamp ``completedAt`` the first time every lesson is done, and count the completion then
+    (one write of its own: the day counters need to know that this write was the one)."""
+    if db.enrollments.update_one({"userId": user_id, "courseId": course["_id"], "completedAt": None},
+                                 {"$set": {"completedAt": stamp}}).modified_count:
+        stats.completed(db, stamp)
 
 
 # --- recounting a whole course, in the worker ------------------------------------------
@@ -176,19 +185,24 @@ def recount_course(db, job, worker_id, *, cert_prefix):
     while course is not None:
         batch = list(db.enrollments.find(
             {"courseId": course["_id"], **({"userId": {"$gt": after}} if after else {})},
-            {"userId": 1, "status": 1}).sort("userId", 1).limit(BATCH))
+            {"userId": 1, "status": 1, "completedAt": 1}).sort("userId", 1).limit(BATCH))
         if not batch:
             break
         if not RECOUNTS.renew(db, job, worker_id):
             return None
         rows, stamp, complete = _rows(db, course, batch[0]["userId"], batch[-1]["userId"]), now(), []
-        writes = []
+        writes, done = [], set()
         for enrollment in batch:
             summary = _summary(course, rows.get(enrollment["userId"], []))
             writes += _writes(course, enrollment["userId"], summary, stamp)
-            if summary["percentage"] == 100 and enrollment["status"] == "active":
-                complete.append(enrollment["userId"])
+            if summary["percentage"] == 100:
+                done.add(enrollment["userId"])
+                if enrollment["status"] == "active":
+                    complete.append(enrollment["userId"])
         db.enrollments.bulk_write(writes, ordered=False)
+        for enrollment in batch:  # the few the recount completes: each stamped and counted alone
+            if enrollment.get("completedAt") is None and enrollment["userId"] in done:
+                _complete(db, course, enrollment["userId"], stamp)
         _certify(db, course, complete, cert_prefix)
         after, counted = batch[-1]["userId"], counted + len(batch)
         db[RECOUNTS.collection].update_one({"_id": job["_id"], "claimedBy": worker_id},

@@ -11,12 +11,16 @@ Decisions:
 - Captured Razorpay payments are checked again for refunds and disputes (``CHECKS``, run by
   ``reconcile``) an hour after capture, then at doubling intervals up to three days apart, for
   as long as they were captured within ``Terms.reconcile_days``.
+- The money that moves (``movements``, appended, never rewritten) and the free and simulated
+  rows are counted in the day counters (``reports.stats``) by the writer whose write landed,
+  right after it: the same guard that makes the effects happen once counts them once.
 """
 from datetime import timedelta
 
 from pymongo.errors import DuplicateKeyError
 
 from ..db import new_id, now
+from ..reports import stats
 from . import RAZORPAY, states
 from .checks import Checks
 
@@ -50,12 +54,14 @@ def record_instant(db, enrollment, course, provider):
                movements=[{"kind": "capture", "amount": amount, "at": stamp}] if amount else [],
                history=[{"at": stamp, "event": "captured", "status": "captured", "via": provider}])
     db.payments.insert_one(row)
+    stats.paid_instantly(db, row)
     return row
 
 
 def discard(db, payment, status):
     """Delete a row nobody will ever see (lost a race), if it is still in ``status``."""
-    db.payments.delete_one({"_id": payment["_id"], "status": status})
+    if db.payments.delete_one({"_id": payment["_id"], "status": status}).deleted_count:
+        stats.paid_instantly(db, payment, -1)
 
 
 def apply(db, order, facts, via, entity=None):
@@ -93,9 +99,11 @@ def _merge(db, find, fresh, facts, via, entity):
                 db.payments.insert_one(after)
             except DuplicateKeyError:
                 continue  # another delivery made the row a moment ago: merge into it
+            stats.money_moved(db, after, after["movements"])
             return None, after, events
         if db.payments.update_one({"_id": row["_id"], "version": before.get("version")},
                                   {"$set": changes}).modified_count:
+            stats.money_moved(db, after, after["movements"][len(before.get("movements") or ()):])
             return before, after, events
     raise RuntimeError(f"payment {facts.payment_id or find} did not settle after {TRIES} merges")
 

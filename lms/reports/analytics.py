@@ -1,10 +1,9 @@
 """What happened between two instants: totals and a per-day series, for staff.
 
-Everything is counted by aggregation in the database: a ``$match`` on the event's time field,
-then ``$group`` by UTC day (``$dateToString`` formats in UTC); no document travels to Python.
-With an index on each time field (``enrolledAt``, ``completedAt``, certificates' ``createdAt``,
-payments' ``movements.at``) the work follows the number of events in the range, not the size
-of the collections (``bench/admin.py`` measures both).
+The figures come from the day counters of ``stats`` (one small document per UTC day, kept up to
+date as events happen), so a report reads at most 367 documents whatever the size of the
+collections; ``stats`` says where each event is counted and how the counters are repaired
+(``python lms.py rebuild-stats``). ``bench/admin.py`` measures it.
 
 Decisions:
 - The time that puts an event on a day: an enrollment its ``enrolledAt`` (counted under its
@@ -17,8 +16,7 @@ Decisions:
   never captured moved no money and counts nowhere. Simulated payments are pretend money: they
   are shown apart (``totals.simulated``), as are free enrollments (``totals.freeEnrollments``).
 - The range is ``[from, to)`` in UTC (see ``reports.Instant``); without one, the 30 UTC days up
-  to and including today. At most ``MAX_DAYS`` days, so a request cannot ask the database to
-  group years of events. The series has an entry for every day, zeros included.
+  to and including today. At most ``MAX_DAYS`` days. The series has an entry for every day, zeros included.
 - Top courses: the ``TOP`` courses with the most new enrollments in the range (ties by course
   id), with their net revenue in the range.
 """
@@ -30,15 +28,13 @@ from ..errors import ValidationError
 from ..learning import enrollments
 from ..payments import RAZORPAY
 from ..schema import Integer, ListOf, Shape, Text, Timestamp
-from . import check_range
+from . import check_range, stats
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
 TOP = 10
 DAY = timedelta(days=1)
 NO_MONEY = {"captured": 0, "refunded": 0, "disputesLost": 0, "payments": 0, "refunds": 0, "disputes": 0}
-KINDS = {"capture": ("captured", "payments"), "refund": ("refunded", "refunds"),
-         "dispute_lost": ("disputesLost", "disputes")}  # a movement's kind -> its amount and count
 
 def _counts_shape(name, statuses):
     return Shape(name, {**{status: Integer() for status in statuses}, "total": Integer()})
@@ -79,88 +75,14 @@ def window(start=None, end=None):
     return start, end
 
 
-def _day(field):
-    return {"$dateToString": {"format": "%Y-%m-%d", "date": "$" + field}}
-
-
-def _in(start, end):
-    return {"$gte": start, "$lt": end}
-
-
 def _days(start, end):
     first = start.astimezone(timezone.utc).date()
     last = (end - timedelta(microseconds=1)).astimezone(timezone.utc).date()
     return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
-def _by_status(db, collection, field, start, end, **facets):
-    """{day: {status: n}} of the documents whose ``field`` is in the range, and the results of
-    ``facets``: more groupings of the same documents, so the range is read once."""
-    [found] = db[collection].aggregate([
-        {"$match": {field: _in(start, end)}},
-        {"$facet": {"days": [{"$group": {"_id": {"day": _day(field), "status": "$status"}, "n": {"$sum": 1}}}],
-                    **facets}}])
-    out = {}
-    for row in found.pop("days"):
-        out.setdefault(row["_id"]["day"], {})[row["_id"]["status"]] = row["n"]
-    return out, found
-
-
-def _completions(db, start, end):
-    return {row["_id"]: row["n"] for row in db.enrollments.aggregate([
-        {"$match": {"completedAt": _in(start, end)}},
-        {"$group": {"_id": _day("completedAt"), "n": {"$sum": 1}}}])}
-
-
-def _money(db, start, end):
-    """Sums of the money movements in the range: Razorpay's per (day, currency, kind) and per
-    (course, currency, kind), simulated ones per currency, in one pass."""
-    group = lambda key: {"$group": {"_id": key, "amount": {"$sum": "$movements.amount"}, "n": {"$sum": 1}}}
-    razorpay = {"$match": {"provider": RAZORPAY}}
-    [facets] = db.payments.aggregate([
-        {"$match": {"movements.at": _in(start, end), "provider": {"$ne": "free"}}},
-        {"$unwind": "$movements"},
-        {"$match": {"movements.at": _in(start, end)}},
-        {"$facet": {"days": [razorpay, group({"day": _day("movements.at"), "currency": "$currency",
-                                              "kind": "$movements.kind"})],
-                    "courses": [razorpay, group({"course": "$courseId", "currency": "$currency",
-                                                 "kind": "$movements.kind"})],
-                    "simulated": [{"$match": {"provider": "simulated", "movements.kind": "capture"}},
-                                  group("$currency")]}}])
-    return facets
-
-
-TOP_COURSES = [{"$group": {"_id": "$courseId", "enrollments": {"$sum": 1}}},
-               {"$sort": {"enrollments": -1, "_id": 1}}, {"$limit": TOP}]
-
-
-def _top_courses(db, ranked, per_course):
-    ids = [row["_id"] for row in ranked]
-    titles = {c["_id"]: c for c in db.courses.find({"_id": {"$in": ids}}, {"title": 1, "slug": 1})}
-    net = {}
-    for row in per_course:
-        key = row["_id"]
-        cell = net.setdefault(key["course"], {})
-        cell[key["currency"]] = cell.get(key["currency"], 0) + row["amount"] * (1 if key["kind"] == "capture" else -1)
-    top = []
-    for row in ranked:
-        top.append({"course": titles.get(row["_id"], {"_id": row["_id"], "title": None, "slug": None}),
-                    "enrollments": row["enrollments"],
-                    "revenue": [{"currency": c, "net": v} for c, v in sorted(net.get(row["_id"], {}).items())]})
-    return top
-
-
-def _revenue(per_day):
-    """{day: {currency: NO_MONEY-like cell}} from the per-day grouping."""
-    out = {}
-    for row in per_day:
-        key = row["_id"]
-        _tally(out.setdefault(key["day"], {}).setdefault(key["currency"], dict(NO_MONEY)), row)
-    return out
-
-
 def _tally(cell, row):
-    amount, count = KINDS[row["_id"]["kind"]]
+    amount, count = stats.KINDS[row["_id"]["kind"]]
     cell[amount] += row["amount"]
     cell[count] += row["n"]
 
@@ -189,42 +111,52 @@ def _money_rows(per_currency, currencies, counts=False):
     return rows
 
 
-def _add(counters):
-    total = {}
-    for counter in counters:
-        for key, n in counter.items():
-            total[key] = total.get(key, 0) + n
-    return total
-
-
 def _counts(counter, statuses):
     """Every status (zeros too) and the total."""
     return {**dict.fromkeys(statuses, 0), **counter, "total": sum(counter.values())}
 
 
+def _moved(cells):
+    """The currencies some money moved in (a count, not an amount: a refund can cancel a capture)."""
+    return sorted(c for c, cell in cells.items() if any(cell.get(k, 0) for k in ("payments", "refunds", "disputes", "n")))
+
+
+def _top_courses(db, per_course):
+    ranked = sorted(((cid, cell.get("enrollments", 0)) for cid, cell in per_course.items()
+                     if cell.get("enrollments", 0) > 0), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+    titles = {c["_id"]: c for c in db.courses.find({"_id": {"$in": [cid for cid, _ in ranked]}},
+                                                   {"title": 1, "slug": 1})}
+    top = []
+    for cid, n in ranked:
+        money = per_course[cid].get("money", {})
+        top.append({"course": titles.get(cid, {"_id": cid, "title": None, "slug": None}), "enrollments": n,
+                    "revenue": [{"currency": c, "net": money[c].get("net", 0)} for c in _moved(money)]})
+    return top
+
+
 def report(db, start=None, end=None):
+    """The ``ANALYTICS`` of ``[start, end)``, read from the day counters (``stats``)."""
     start, end = window(start, end)
-    enrolled, ranked = _by_status(db, "enrollments", "enrolledAt", start, end, courses=TOP_COURSES)
-    certified, _ = _by_status(db, "certificates", "createdAt", start, end)
-    completed = _completions(db, start, end)
-    money = _money(db, start, end)
-    revenue = _revenue(money["days"])
-    currencies = sorted({c for cells in revenue.values() for c in cells})
+    per_day = stats.read(db, start, end)
+    total = {}
+    for doc in per_day.values():
+        stats.add(total, doc)
+    currencies = _moved(total.get("money", {}))
+    simulated = total.get("simulated", {})
     days = [{"date": day,
-             "enrollments": _counts(enrolled.get(day, {}), enrollments.STATUSES),
-             "completions": completed.get(day, 0),
-             "certificates": _counts(certified.get(day, {}), certificates.STATUSES),
-             "revenue": _money_rows(revenue.get(day, {}), currencies)}
-            for day in _days(start, end)]
-    totals = {c: _add(cells[c] for cells in revenue.values() if c in cells) for c in currencies}
+             "enrollments": _counts(doc.get("enrollments", {}), enrollments.STATUSES),
+             "completions": doc.get("completions", 0),
+             "certificates": _counts(doc.get("certificates", {}), certificates.STATUSES),
+             "revenue": _money_rows(doc.get("money", {}), currencies)}
+            for day, doc in ((day, per_day.get(day, {})) for day in _days(start, end))]
     return ANALYTICS.dump({"from": start, "to": end,
-            "totals": {"enrollments": _counts(_add(enrolled.values()), enrollments.STATUSES),
-                       "completions": sum(completed.values()),
-                       "certificates": _counts(_add(certified.values()), certificates.STATUSES),
-                       "revenue": _money_rows(totals, currencies, counts=True),
-                       "simulated": [{"currency": row["_id"], "amount": row["amount"], "payments": row["n"]}
-                                     for row in sorted(money["simulated"], key=lambda row: row["_id"])],
-                       "freeEnrollments": db.payments.count_documents({"provider": "free",
-                                                                        "createdAt": _in(start, end)})},
+            "totals": {"enrollments": _counts(total.get("enrollments", {}), enrollments.STATUSES),
+                       "completions": total.get("completions", 0),
+                       "certificates": _counts(total.get("certificates", {}), certificates.STATUSES),
+                       "revenue": _money_rows(total.get("money", {}), currencies, counts=True),
+                       "simulated": [{"currency": c, "amount": simulated[c].get("amount", 0),
+                                      "payments": simulated[c]["payments"]}
+                                     for c in sorted(simulated) if simulated[c].get("payments")],
+                       "freeEnrollments": total.get("free", 0)},
             "days": days,
-            "topCourses": _top_courses(db, ranked["courses"], money["courses"])})
+            "topCourses": _top_courses(db, total.get("courses", {}))})

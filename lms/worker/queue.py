@@ -11,6 +11,10 @@ lease expired and whose job another worker took over) can never overwrite the ne
     job = CERTIFICATES.claim(db, worker_id)
     ... CERTIFICATES.finish(db, job, worker_id, {"pdfUrl": url})
 
+A queue may be told of every status change (``on_move(db, job, old, new)``, called after the
+write that made it landed, and only then): the certificates' keeps the day counters of
+``lms.reports.stats``.
+
 Enqueueing wakes the workers of this process at once (``subscribe``), so a new job starts within
 milliseconds instead of at the next poll; workers in other processes find it at their next poll
 (every second). Neither is needed for correctness: the collection is the queue.
@@ -42,10 +46,15 @@ def backoff(attempts):
 
 class LeasedQueue:
     def __init__(self, collection, *, waiting, running, done, failed="failed", lease=LEASE,
-                 max_attempts=MAX_ATTEMPTS):
+                 max_attempts=MAX_ATTEMPTS, on_move=None):
         self.collection = collection  # the collection's name
         self.waiting, self.running, self.done, self.failed = waiting, running, done, failed
         self.lease, self.max_attempts = lease, max_attempts
+        self.on_move = on_move
+
+    def _moved(self, db, job, old, new):
+        if self.on_move and old != new:
+            self.on_move(db, job, old, new)
 
     def __repr__(self):
         return f"LeasedQueue({self.collection!r})"
@@ -55,6 +64,7 @@ class LeasedQueue:
         stamp = now()
         job = {**job, "status": self.waiting, "attempts": 0, "nextAttemptAt": stamp}
         db[self.collection].insert_one(job)
+        self._moved(db, job, None, self.waiting)
         self.enqueued()
         return job
 
@@ -66,12 +76,19 @@ class LeasedQueue:
     def claim(self, db, worker_id):
         """Atomically take one due job for ``worker_id``; None when there is none."""
         t = now()
-        return db[self.collection].find_one_and_update(
+        claimed = {"status": self.running, "leaseUntil": t + self.lease, "claimedBy": worker_id}
+        # The before-image says whether this claim changed the status (a waiting job) or took
+        # over a running one whose lease ran out; the job after it follows from the update.
+        before = db[self.collection].find_one_and_update(
             {"$or": [{"status": self.waiting, "nextAttemptAt": {"$lte": t}},
                      {"status": self.running, "leaseUntil": {"$lt": t}}]},
-            {"$set": {"status": self.running, "leaseUntil": t + self.lease, "claimedBy": worker_id},
-             "$inc": {"attempts": 1}},
-            sort=[("nextAttemptAt", 1)], return_document=ReturnDocument.AFTER)
+            {"$set": claimed, "$inc": {"attempts": 1}},
+            sort=[("nextAttemptAt", 1)], return_document=ReturnDocument.BEFORE)
+        if before is None:
+            return None
+        job = {**before, **claimed, "attempts": before.get("attempts", 0) + 1}
+        self._moved(db, job, before["status"], self.running)
+        return job
 
     def _mine(self, job, worker_id):
         return {"_id": job["_id"], "status": self.running, "claimedBy": worker_id}
@@ -87,7 +104,15 @@ class LeasedQueue:
         result = db[self.collection].update_one(
             self._mine(job, worker_id),
             {"$set": {"status": self.done, **fields}, "$unset": {"leaseUntil": "", "claimedBy": ""}})
-        return result.matched_count == 1
+        return self._landed(db, job, result, self.done)
+
+    def _landed(self, db, job, result, status):
+        """Whether a write guarded by our claim landed (it moved the job from running to
+        ``status``)."""
+        if result.matched_count != 1:
+            return False
+        self._moved(db, job, self.running, status)
+        return True
 
     def postpone(self, db, job, worker_id, until, fields=None):
         """Put a claimed job back to wait until ``until`` without counting the attempt (its
@@ -97,14 +122,14 @@ class LeasedQueue:
             self._mine(job, worker_id),
             {"$set": {"status": self.waiting, "nextAttemptAt": until, **(fields or {})}, "$inc": {"attempts": -1},
              "$unset": {"leaseUntil": "", "claimedBy": ""}})
-        return result.matched_count == 1
+        return self._landed(db, job, result, self.waiting)
 
     def fail(self, db, job, worker_id, error):
         """Give up on a claimed job now; False when it was no longer ours."""
         result = db[self.collection].update_one(
             self._mine(job, worker_id),
             {"$set": {"status": self.failed, "lastError": error[:500]}, "$unset": {"leaseUntil": "", "claimedBy": ""}})
-        return result.matched_count == 1
+        return self._landed(db, job, result, self.failed)
 
     def retry_or_fail(self, db, job, worker_id, error):
         """Schedule the next attempt with exponential backoff, or give up after ``max_attempts``.
@@ -116,4 +141,4 @@ class LeasedQueue:
             fields["nextAttemptAt"] = now() + timedelta(seconds=backoff(job["attempts"]))
         result = db[self.collection].update_one(
             self._mine(job, worker_id), {"$set": fields, "$unset": {"leaseUntil": "", "claimedBy": ""}})
-        return status if result.matched_count else None
+        return status if self._landed(db, job, result, status) else None

@@ -7,6 +7,7 @@ import pytest
 
 from lms.certificates.records import STATUSES as CERT_STATUSES
 from lms.learning.enrollments import STATUSES as ENROLLMENT_STATUSES
+from lms.reports import stats
 from support import factories
 from support.factories import complete_course, create_course, enroll
 
@@ -136,6 +137,7 @@ def mix(db, signed_in, today):
                                       ("failed", day(-2)), ("pending", day(-8)), ("active", day(-6, 0))]):
         c.append(factories.certificate(uid(n), free["_id"], status=status, at=at))
     db.certificates.insert_many(c)
+    stats.rebuild(db)  # the history was written straight into the database, past the counters
     return {"today": today}
 
 
@@ -192,6 +194,9 @@ def test_times_with_a_zone_are_read_in_utc(signed_in, db):
     course = create_course(db)
     at = datetime(2025, 6, 1, 20, 0, tzinfo=timezone.utc)  # 01:30 on 2 June in India
     db.enrollments.insert_one(factories.enrollment(factories.student(1)["_id"], course["_id"], at=at))
+    db.enrollments.insert_one(factories.enrollment(factories.student(2)["_id"], course["_id"],
+                                                   at=at - timedelta(hours=2)))  # the same UTC day, before `from`
+    stats.rebuild(db)
     admin = signed_in("admin")
     body = admin.get(ANALYTICS, {"from": "2025-06-02T00:00:00+05:30", "to": "2025-06-02T06:00:00+05:30"}).json
     assert (body["from"], body["to"]) == ("2025-06-01T18:30:00.000Z", "2025-06-02T00:30:00.000Z")

@@ -99,6 +99,9 @@ def test_a_killed_worker_s_job_is_finished_by_another_once_its_lease_runs_out(db
         make_due(db, cert["certId"])  # the lease runs out (instead of waiting its 30 seconds)
         done = wait_until(lambda: db.certificates.find_one({"_id": cert["_id"], "status": "active"}), timeout=15)
         assert done and done["attempts"] == 2
+        # The audit entry is written right after the activation, by the same greenlet.
+        assert wait_until(lambda: db.auditLogs.count_documents({"action": "certificate.issue",
+                                                                "targetId": cert["certId"]}))
         [issue] = db.auditLogs.find({"action": "certificate.issue", "targetId": cert["certId"]})
         assert f":{rescuer.process.pid}:" in issue["details"]["worker"]
         pdf = adapters(settings).storage.get(done["storageKey"])
