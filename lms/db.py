@@ -133,6 +133,8 @@ INDEXES = {
                            IndexModel([("status", ASC), ("leaseUntil", ASC)]),
                            IndexModel([("courseId", ASC), ("createdAt", DESC)])],
     "certificateSpool": [IndexModel([("createdAt", ASC)])],
+    "certificateStamps": [IndexModel([("status", ASC), ("nextAttemptAt", ASC)]),
+                          IndexModel([("status", ASC), ("leaseUntil", ASC)])],
     "mails": [IndexModel([("status", ASC), ("nextAttemptAt", ASC)]),
               IndexModel([("status", ASC), ("leaseUntil", ASC)])],
 }

@@ -13,8 +13,8 @@ in the PDF's metadata, and the REVOKED stamp.
 - A file cannot hold its own hash, so the credential baked into the files names the PDF by its
   verify URL only; the credential served by the API adds the PDF's SHA-256 (``badges.build``).
 - The REVOKED stamp is drawn over every page of the finished PDF (a base-14 font, so nothing is
-  embedded or fetched); the stamped copy is made at issue, so a revocation needs no render and no
-  upload, and cannot fail half-way.
+  embedded or fetched); the stamped copy is made by a follow-up job right after the issue
+  (``stamping``), so a revocation needs no render and no upload of its own.
 
 ``extract`` reads the JWT back out of a PNG or a PDF (``python lms.py verify-credential``).
 """

@@ -119,9 +119,9 @@ def resolve(db, course_id, override=None):
     """The design to render for ``course_id`` (or ``override``, an unsaved one, for a preview),
     its images loaded: ``logo`` and each signatory's ``signature`` are ``{contentType, data}``."""
     design = {**current(db, course_id), **(override or {})}
-    ids = [design.get("logoImageId")] + [s.get("signatureImageId") for s in design["signatories"]]
+    ids = [i for i in [design.get("logoImageId")] + [s.get("signatureImageId") for s in design["signatories"]] if i]
     images = {d["_id"]: {"contentType": d["contentType"], "data": bytes(d["data"])}
-              for d in db.certificateImages.find({"_id": {"$in": [i for i in ids if i]}})}
+              for d in (db.certificateImages.find({"_id": {"$in": ids}}) if ids else ())}
     return {**design, "logo": images.get(design.get("logoImageId")),
             "signatories": [{**s, "signature": images.get(s.get("signatureImageId"))} for s in design["signatories"]]}
 

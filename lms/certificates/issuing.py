@@ -22,6 +22,10 @@ nothing), and the job waits without spending one of its five render attempts: ``
 ``X-FeatureRateLimit-Reset``), whichever is longer, until ``storage_retry_hours`` after the first
 failed upload; then it is ``failed``. The next try uploads the spooled files as they are.
 
+The job makes the clean PDF and its preview (``rendering``); the REVOKED copy and its preview
+follow in a job of their own (``stamping``), queued right before the activation and claimed by
+``start_due`` when no render waits (at once, before any render, once the certificate is revoked).
+
 After the certificate is active the student gets a mail (through the mail queue, with its own
 retries, which set ``emailStatus``) and an in-app notification. Both come after the write that
 made it active, so a mail problem can never undo an issued certificate; the price is that a
@@ -40,7 +44,7 @@ from ..accounts import notifications
 from ..adapters.mail import messages, queue as mail
 from ..db import now
 from ..errors import RenderError, StorageError
-from . import rendering
+from . import rendering, stamping
 from .records import JOBS
 from .shapes import verify_url
 
@@ -56,12 +60,22 @@ def claim(db, worker_id):
 
 
 def start_due(db, worker, **tools):
-    """Fill the worker's free render slots with due certificates; ``tools`` as for ``issue``."""
+    """Fill the worker's free slots: first the REVOKED copies of revoked certificates, then due
+    certificates, then the REVOKED copies of the others (``stamping``, low priority); ``tools``
+    as for ``issue``."""
     while worker.free_slots():
+        job = stamping.claim(db, worker.id, urgent=True)
+        if job is not None:
+            worker.spawn(stamping.stamp, db, job, worker.id, **tools)
+            continue
         cert = claim(db, worker.id)
-        if cert is None:
+        if cert is not None:
+            worker.spawn(issue, db, cert, worker.id, **tools)
+            continue
+        job = stamping.claim(db, worker.id)
+        if job is None:
             return
-        worker.spawn(issue, db, cert, worker.id, **tools)
+        worker.spawn(stamping.stamp, db, job, worker.id, **tools)
 
 
 def issue(db, cert, worker_id, *, storage, renderer, urls, org_name, keyring, storage_retry_hours=24,
@@ -98,10 +112,14 @@ def issue(db, cert, worker_id, *, storage, renderer, urls, org_name, keyring, st
     finally:
         keeper.kill()
     fields.update(emailStatus="queued" if user else None, storageAttempts=0, storageFailingSince=None)
+    if fields.get("revokedCopyDue"):  # queued before the activation: a crash right after loses nothing
+        stamping.schedule(db, cert, next(data for field, _, data, _ in files if field == "pdfUrl"),
+                          verify_url(urls, cert["certId"]))
     if not JOBS.finish(db, cert, worker_id, fields):
         log.warning("certificate %s: no longer ours (revoked or taken over); result dropped", cert["certId"])
         return None
-    db.certificateSpool.delete_one({"_id": cert["_id"]})
+    if spooled:  # only this job's lease holder spools, and this attempt did not
+        db.certificateSpool.delete_one({"_id": cert["_id"]})
     if on_change:
         on_change()
     log.info("certificate %s issued (attempt %s)", cert["certId"], cert["attempts"])

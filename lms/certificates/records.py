@@ -33,6 +33,7 @@ from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..adapters.storage import kinds as files
 from ..reports import stats
 from ..worker.queue import LeasedQueue
+from . import stamping
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CERT_ID = re.compile(r"[A-Z0-9]{1,10}-[0-9A-Z]{10}")
@@ -123,7 +124,8 @@ def search(db, serialize, *, page, limit, cursor=None, status=None, userId=None,
 def revoke(db, cert_id, reason, actor):
     """Revoke a certificate in any state, once: a second revocation is a 409 and changes
     nothing (the first reason and date stand). A render in flight cannot undo it: the worker's
-    final write only matches a certificate still ``rendering``."""
+    final write only matches a certificate still ``rendering``. A REVOKED copy not made yet is
+    made next, before any waiting render (``stamping``)."""
     stamp = now()
     cert = db.certificates.find_one_and_update(
         {"certId": cert_id, "status": {"$ne": "revoked"}},
@@ -135,6 +137,8 @@ def revoke(db, cert_id, reason, actor):
         raise Conflict("This certificate is already revoked", code="already_revoked")
     stats.certificate_moved(db, cert, cert["status"], "revoked")
     db.certificateSpool.delete_one({"_id": cert["_id"]})  # an upload still waiting is not needed now
+    if cert.get("revokedCopyDue") and stamping.hurry(db, cert):  # its REVOKED copy is not made yet: now
+        JOBS.enqueued()
     audit.record(db, actor, "certificate.revoke", "certificate", cert_id, reason=reason,
                  previousStatus=cert["status"], userId=cert["userId"], courseId=cert["courseId"])
     notifications.add(db, cert["userId"], "certificate.revoked", "A certificate was revoked",

@@ -1,10 +1,14 @@
 """What one render of a certificate makes: the files and the fields the record gets.
 
-Four files, all made at issue so that nothing has to be rendered or uploaded later:
+Two files, made before the certificate becomes ``active``:
 
     certificates/<certId>.pdf           the certificate: the credential attached, facts in metadata
     certificates/<certId>.png           page one as a PNG (the verify page, Open Graph), baked
-    certificates/<certId>-revoked.pdf   the same PDF stamped REVOKED, served once it is revoked
+
+and two made right after, by a follow-up job of low priority (``stamping``), served once it is
+revoked:
+
+    certificates/<certId>-revoked.pdf   the same PDF stamped REVOKED
     certificates/<certId>-revoked.png   its page one
 
 ``hash`` is the SHA-256 of the first (the one the holder gets while it is valid) and
@@ -15,8 +19,6 @@ import hashlib
 import re
 from datetime import timedelta
 
-import gevent
-
 from ..db import now
 from . import baking, badges, designs, pdf
 from .shapes import verify_url
@@ -24,8 +26,6 @@ from .shapes import verify_url
 FILES = (  # record field of the URL, key suffix, content type
     ("pdfUrl", ".pdf", "application/pdf"),
     ("previewUrl", ".png", "image/png"),
-    ("revokedPdfUrl", "-revoked.pdf", "application/pdf"),
-    ("revokedPreviewUrl", "-revoked.png", "image/png"),
 )
 
 
@@ -45,46 +45,20 @@ def render(db, cert, *, renderer, urls, org_name, keyring):
     issued_at = cert.get("issuedAt") or now()  # a re-issue keeps the date printed on it
     expires_at = _expiry(db, cert, issued_at)
     page_html, design = page(db, cert, urls=urls, org_name=org_name, issued_at=issued_at)
-    verify = verify_url(urls, cert["certId"])
     _, token = badges.signed(db, keyring, urls, org_name,
                              {**cert, "issuedAt": issued_at, "expiresAt": expires_at, "hash": None})
     document = baking.finish_pdf(renderer.render(page_html), token=token, student_name=cert["studentName"],
                                  course_title=cert["courseTitle"], cert_id=cert["certId"],
                                  organisation=design.get("organisationName") or org_name)
-    # The previews are the slowest part after the render (pdftoppm, a process each): the clean
-    # one runs while the REVOKED copy is stamped here, then both at once.
-    previews = [gevent.spawn(_attempt, renderer.preview, document)]
-    try:
-        revoked = baking.stamp_revoked(document, verify)
-        previews.append(gevent.spawn(_attempt, renderer.preview, revoked))
-        gevent.joinall(previews)
-    finally:
-        gevent.killall(previews)  # the stamp failed: the preview's process is stopped with it
-    clean_png, revoked_png = (_outcome(g.value) for g in previews)
-    contents = (document, baking.bake_png(clean_png, token), revoked, revoked_png)
+    contents = (document, baking.bake_png(renderer.preview(document), token))
     files = [(field, f"certificates/{cert['certId']}{suffix}", data, content_type)
              for (field, suffix, content_type), data in zip(FILES, contents)]
-    fields = {"storageKey": files[0][1], "hash": hashlib.sha256(document).hexdigest(),
-              "revokedHash": hashlib.sha256(revoked).hexdigest(), "issuedAt": issued_at, "expiresAt": expires_at,
-              "renderedAt": now(), "lastError": None,
+    # The REVOKED copy of an earlier render is of another PDF: ``stamping`` makes this one's.
+    fields = {"storageKey": files[0][1], "hash": hashlib.sha256(document).hexdigest(), "revokedHash": None,
+              "revokedPdfUrl": None, "revokedPreviewUrl": None, "revokedCopyDue": True, "issuedAt": issued_at,
+              "expiresAt": expires_at, "renderedAt": now(), "lastError": None,
               "design": {"source": design["source"], "version": design["version"], "layout": design["layout"]}}
     return files, fields
-
-
-def _attempt(fn, *args):
-    """``(result, None)`` or ``(None, the exception)``: a failure is raised by whoever waits for it
-    (``_outcome``), not printed by gevent's hub as a crashed greenlet."""
-    try:
-        return fn(*args), None
-    except Exception as exc:
-        return None, exc
-
-
-def _outcome(attempt):
-    result, exc = attempt
-    if exc is not None:
-        raise exc
-    return result
 
 
 CLEAN_FILE = re.compile(r"certificates/(?P<cert_id>[^/]+?)(?P<suffix>\.pdf|\.png)")
@@ -96,8 +70,12 @@ def file_to_serve(db, key):
     to the copies stamped REVOKED, as its verification page does. (Files on Cloudinary are served
     by Cloudinary at their own URLs: there the record's links change, the old URLs do not.)"""
     match = CLEAN_FILE.fullmatch(key)
+    # Records issued before there were copies have neither field and keep serving their original;
+    # one whose copy is still being made (``revokedCopyDue``) gets the copy's key, a 404 until
+    # it is stored: never the clean file.
     if match and db.certificates.count_documents(
-            {"certId": match["cert_id"], "status": "revoked", "revokedHash": {"$exists": True}}, limit=1):
+            {"certId": match["cert_id"], "status": "revoked",
+             "$or": [{"revokedHash": {"$ne": None}}, {"revokedCopyDue": True}]}, limit=1):
         return f"certificates/{match['cert_id']}-revoked{match['suffix']}"
     return key
 

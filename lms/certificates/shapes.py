@@ -42,14 +42,17 @@ def _issued(key, convert=lambda value: value):
 
 def _file(key):
     """The URL of an issued certificate's file; once revoked, of its copy stamped REVOKED (records
-    issued before there were copies keep their original)."""
+    issued before there were copies keep their original), and none while that copy is still being
+    made (``stamping``): never the clean file."""
     revoked_key = "revoked" + key[0].upper() + key[1:]
 
     def get(cert, _):
         status = public_status(cert)
         if status == "pending":
             return None
-        return (cert.get(revoked_key) if status == "revoked" else None) or cert.get(key)
+        if status == "revoked":
+            return cert.get(revoked_key) or (None if cert.get("revokedCopyDue") else cert.get(key))
+        return cert.get(key)
     return get
 
 

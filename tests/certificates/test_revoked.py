@@ -1,8 +1,13 @@
 """What a revoked certificate shows: the verify page's preview under a REVOKED overlay (the PNG
 stamped REVOKED), the PDF link serving the copy stamped REVOKED, verify-by-PDF recognising the
-original and the stamped copy as this revoked certificate, and the files made at issue."""
-from support.certificates import pdf_text, stored_pdf
-from support.factories import create_course, issued_certificate
+original and the stamped copy as this revoked certificate, the files made at issue, and the REVOKED
+copy made right after the activation (before any waiting render once the certificate is revoked)."""
+import hashlib
+
+from lms.certificates import baking, stamping
+from lms.worker.schedule import certificate_tools
+from support.certificates import WORKER, drain, pdf_text, stamp_copies, stored_pdf, tools
+from support.factories import create_course, issued_certificate, pending_certificate
 
 
 def revoke(signed_in, cert, reason="Plagiarised project"):
@@ -60,3 +65,64 @@ def test_the_page_of_a_revoked_certificate_shows_its_preview_under_a_revoked_ove
     assert page.html.find("a", class_="button").text == "Download the PDF (stamped REVOKED)"
     meta = {tag.get("property"): tag["content"] for tag in page.html.find_all("meta", property=True)}
     assert meta["og:image"] == cert["revokedPreviewUrl"]
+
+
+# --- the REVOKED copy, made after the activation ---------------------------------------------
+
+def test_a_certificate_is_active_before_its_revoked_copy_which_follows_at_low_priority(db, settings, client):
+    cert = pending_certificate(db, settings)
+    assert drain(db, settings, copies=False) == ["active"]
+    active = db.certificates.find_one({"_id": cert["_id"]})
+    assert active["revokedCopyDue"] is True and active["revokedPdfUrl"] is None and active["revokedHash"] is None
+    assert client.get(f"/api/certificates/{cert['certId']}").json["status"] == "active"
+    later = pending_certificate(db, settings)
+    assert stamping.claim(db, WORKER, urgent=True) is None  # nobody needs it yet: renders go first
+
+    assert drain(db, settings) == ["active"] and db.certificateStamps.count_documents({}) == 0
+    done = db.certificates.find_one({"_id": cert["_id"]})
+    assert "revokedCopyDue" not in done and done["hash"] == active["hash"]
+    stamped = client.get(local(done["revokedPdfUrl"])).body
+    assert hashlib.sha256(stamped).hexdigest() == done["revokedHash"]
+    assert "This certificate was revoked" in pdf_text(stamped)
+    assert "revokedCopyDue" not in db.certificates.find_one({"_id": later["_id"]})
+
+
+def test_revoked_before_its_copy_is_made_it_never_serves_the_clean_file_and_the_copy_comes_next(
+        signed_in, runtime, db, settings, client):
+    cert = pending_certificate(db, settings)
+    drain(db, settings, copies=False)
+    active = db.certificates.find_one({"_id": cert["_id"]})
+    mailed_pdf, mailed_png = local(active["pdfUrl"]), local(active["previewUrl"])
+    revoke(signed_in, cert)
+
+    public = client.get(f"/api/certificates/{cert['certId']}").json
+    assert public["status"] == "revoked" and (public["pdfUrl"], public["previewUrl"]) == (None, None)
+    client.get(mailed_pdf, status=404)
+    client.get(mailed_png, status=404)
+    assert "Revoked" in client.get(f"/verify/{cert['certId']}").text
+    waiting = pending_certificate(db, settings)
+    job = stamping.claim(db, WORKER, urgent=True)  # before the render that waits
+    assert job["certId"] == cert["certId"]
+    # The worker of this process (it shares the cache: the answer changes at once).
+    assert stamping.stamp(db, job, WORKER, **certificate_tools(runtime)) == "done"
+
+    done = db.certificates.find_one({"_id": cert["_id"]})
+    public = client.get(f"/api/certificates/{cert['certId']}").json
+    assert (public["pdfUrl"], public["previewUrl"]) == (done["revokedPdfUrl"], done["revokedPreviewUrl"])
+    assert "This certificate was revoked" in pdf_text(client.get(mailed_pdf).body)
+    assert client.get(mailed_png).body == client.get(local(done["revokedPreviewUrl"])).body
+    png = client.get(local(done["revokedPreviewUrl"])).body
+    assert png.startswith(b"\x89PNG") and baking.png_size(png) == (1200, 848)
+    assert db.certificates.find_one({"_id": waiting["_id"]})["status"] == "pending"
+
+
+def test_a_copy_queued_for_an_earlier_render_is_dropped(signed_in, db, settings):
+    cert = pending_certificate(db, settings)
+    drain(db, settings, copies=False)
+    old = stamping.claim(db, WORKER)
+    signed_in("admin").post_json(f"/api/admin/certificates/{cert['certId']}/issue", {})
+    drain(db, settings, copies=False)  # the new render queues its own copy in place of the old one
+    assert stamping.stamp(db, old, WORKER, **tools(settings)) == "dropped"  # of the earlier PDF: not made
+    assert stamp_copies(db, settings) == ["done"]
+    done = db.certificates.find_one({"_id": cert["_id"]})
+    assert done["revokedHash"] and "revokedCopyDue" not in done

@@ -5,7 +5,7 @@ import subprocess
 import tempfile
 from datetime import timedelta
 
-from lms.certificates import issuing
+from lms.certificates import issuing, stamping
 from lms.db import now
 from lms.worker.schedule import certificate_tools
 from support.app import adapters
@@ -23,12 +23,23 @@ def issue(db, settings, cert, worker_id=WORKER):
     return issuing.issue(db, cert, worker_id, **tools(settings))
 
 
-def drain(db, settings, worker_id=WORKER):
-    """Run every due certificate job here, one after another, the way a worker slot does;
-    returns the status each ended in."""
+def drain(db, settings, worker_id=WORKER, copies=True):
+    """Run every due certificate job here, one after another, the way a worker slot does, then
+    (``copies``) every due REVOKED copy (``stamping``); returns the status each certificate job
+    ended in."""
     statuses = []
     while cert := issuing.claim(db, worker_id):
         statuses.append(issue(db, settings, cert, worker_id))
+    if copies:
+        stamp_copies(db, settings, worker_id)
+    return statuses
+
+
+def stamp_copies(db, settings, worker_id=WORKER):
+    """Run every due REVOKED-copy job here; returns the status each ended in."""
+    statuses = []
+    while job := stamping.claim(db, worker_id):
+        statuses.append(stamping.stamp(db, job, worker_id, **tools(settings)))
     return statuses
 
 

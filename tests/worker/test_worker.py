@@ -123,6 +123,8 @@ def test_three_workers_render_thirty_certificates_each_exactly_once(
                             LMS_WORKER_CONCURRENCY="2") for n in range(3)]
     try:
         assert wait_until(lambda: db.certificates.count_documents({"status": "active"}) == 30, timeout=120)
+        # Their REVOKED copies follow, made when no render waits.
+        assert wait_until(lambda: db.certificates.count_documents({"revokedHash": {"$ne": None}}) == 30, timeout=60)
     finally:
         assert [w.stop() for w in workers] == [0, 0, 0]
     uploads = Counter(params["public_id"] for action, params in cloudinary_double.requests if action == "upload")
