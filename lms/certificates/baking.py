@@ -88,7 +88,8 @@ def png_size(png):
 # --- PDF ---------------------------------------------------------------------------------
 
 def finish_pdf(pdf, *, token, student_name, course_title, cert_id, organisation):
-    """The renderer's PDF with the credential attached and the facts in its metadata."""
+    """The renderer's PDF (its bytes, or one of ``pages``) with the credential attached and the
+    facts in its metadata."""
     writer = _writer(pdf)
     writer.add_metadata({"/Title": f"{course_title}: {student_name}", "/Author": organisation,
                          "/Subject": course_title, "/Keywords": cert_id, "/StudentName": student_name,
@@ -99,6 +100,12 @@ def finish_pdf(pdf, *, token, student_name, course_title, cert_id, organisation)
     if token:
         writer.add_attachment(ATTACHMENT, token.encode("utf-8"))
     return _bytes(writer)
+
+
+def pages(pdf):
+    """The pages of ``pdf`` (what ``pdf.combine``'s pages became), each to be finished into a
+    certificate of its own by ``finish_pdf``."""
+    return list(PdfReader(io.BytesIO(pdf)).pages)
 
 
 def pdf_credential(pdf):
@@ -154,7 +161,11 @@ def extract(data):
 
 
 def _writer(pdf):
-    return PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    if isinstance(pdf, bytes):
+        return PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer = PdfWriter()
+    writer.add_page(pdf)
+    return writer
 
 
 def _bytes(writer):

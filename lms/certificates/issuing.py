@@ -22,14 +22,23 @@ nothing), and the job waits without spending one of its five render attempts: ``
 ``X-FeatureRateLimit-Reset``), whichever is longer, until ``storage_retry_hours`` after the first
 failed upload; then it is ``failed``. The next try uploads the spooled files as they are.
 
-The job makes the clean PDF and its preview (``rendering``); the REVOKED copy and its preview
-follow in a job of their own (``stamping``), queued right before the activation and claimed by
-``start_due`` when no render waits (at once, before any render, once the certificate is revoked).
+The job makes the clean PDF (``rendering``); its picture, the REVOKED copy and that copy's
+picture follow in a job of their own (``stamping``), queued right before the activation and
+claimed by ``start_due`` when no render waits (at once, before any render, once the certificate
+is revoked).
+
+Certificates of one course waiting together are claimed together (up to ``BATCH``, shared among
+the free slots) and their pages rendered by one wkhtmltopdf run (``rendering.render_together``):
+its start-up is most of a render's cost, so ten certificates rendered at once take little more
+than one. What follows a shared render (finishing each PDF, the upload, the
+activation, the mail) runs for those certificates at once; a shared run that fails falls back to
+rendering each alone, one at a time.
 
 After the certificate is active the student gets a mail (through the mail queue, with its own
 retries, which set ``emailStatus``) and an in-app notification. Both come after the write that
-made it active, so a mail problem can never undo an issued certificate; the price is that a
-worker dying in the few milliseconds between the two leaves an active certificate whose
+made it active (for certificates issued together, once all of them are active), so a mail
+problem can never undo an issued certificate; the price is that a worker dying in the few
+milliseconds between the two leaves an active certificate whose
 ``emailStatus`` stays ``queued`` without a mail (the student still sees it in the app).
 """
 import logging
@@ -50,6 +59,7 @@ from .shapes import verify_url
 
 log = logging.getLogger("lms.issuing")
 RENEW_EVERY = JOBS.lease.total_seconds() / 3
+BATCH = 10  # certificates of one course claimed together by a free worker slot (``claim_together``)
 EXPECTED = (RenderError, StorageError)  # outages, not bugs: no traceback in the log
 STORAGE_BACKOFF_BASE, STORAGE_BACKOFF_MAX = 10, 900
 
@@ -59,44 +69,100 @@ def claim(db, worker_id):
     return JOBS.claim(db, worker_id)
 
 
+def claim_together(db, worker_id, most=BATCH):
+    """Claim a due certificate and up to ``most`` - 1 more of its course, to be rendered together
+    (``issue_together``); [] if none is due."""
+    first = claim(db, worker_id)
+    certs = [first] if first else []
+    while certs and len(certs) < most:
+        more = JOBS.claim(db, worker_id, where={"courseId": first["courseId"]})
+        if more is None:
+            break
+        certs.append(more)
+    return certs
+
+
 def start_due(db, worker, **tools):
     """Fill the worker's free slots: first the REVOKED copies of revoked certificates, then due
-    certificates, then the REVOKED copies of the others (``stamping``, low priority); ``tools``
-    as for ``issue``."""
+    certificates (of one course together, the due ones shared among the free slots), then, once
+    this worker renders nothing, the pictures and REVOKED copies of the others (``stamping``, low
+    priority); ``tools`` as for ``issue``."""
     while worker.free_slots():
         job = stamping.claim(db, worker.id, urgent=True)
         if job is not None:
             worker.spawn(stamping.stamp, db, job, worker.id, **tools)
             continue
-        cert = claim(db, worker.id)
-        if cert is not None:
-            worker.spawn(issue, db, cert, worker.id, **tools)
+        certs = claim_together(db, worker.id, BATCH // worker.free_slots())
+        if certs:
+            worker.spawn(issue_together, db, certs, worker.id, **tools)
             continue
+        # Low priority: not beside a render of this worker's, whose CPU the certificates waiting
+        # to become active need more.
+        if db.certificates.count_documents({"status": JOBS.running, "claimedBy": worker.id}, limit=1):
+            return
         job = stamping.claim(db, worker.id)
         if job is None:
             return
         worker.spawn(stamping.stamp, db, job, worker.id, **tools)
 
 
-def issue(db, cert, worker_id, *, storage, renderer, urls, org_name, keyring, storage_retry_hours=24,
-          on_change=None):
+def issue_together(db, certs, worker_id, **tools):
+    """Issue claimed certificates (``issue``), their pages rendered by one renderer run where
+    they can share it (``rendering.render_together``), every lease kept meanwhile; returns the
+    status each ended in."""
+    keepers, ready = [gevent.spawn(_keep_lease, db, cert, worker_id) for cert in certs], {}
+    try:
+        spooled = {doc["_id"]: doc for doc in db.certificateSpool.find({"_id": {"$in": [c["_id"] for c in certs]}})}
+        fresh = [c for c in certs if c["_id"] not in spooled and c["attempts"] <= JOBS.max_attempts]
+        try:
+            rendered = rendering.render_together(db, fresh, renderer=tools["renderer"], urls=tools["urls"],
+                                                 org_name=tools["org_name"])
+        except Exception:  # noqa: BLE001 - a bug here costs the shared run, not the certificates
+            log.exception("rendering %s certificates together failed", len(fresh))
+            rendered = {}
+        # What follows a shared render (uploads, mostly waiting on the storage) runs for all of
+        # them at once; a certificate rendered alone takes its turn, one wkhtmltopdf at a time.
+        # The audit entries, mails and notifications come once all of them are active (``news``).
+        news = []
+        ready.update({c["_id"]: gevent.spawn(_issue, db, c, worker_id, None, news, rendered=rendered[c["_id"]],
+                                             **tools) for c in certs if c["_id"] in rendered})
+        alone = {c["_id"]: _issue(db, c, worker_id, spooled.get(c["_id"]), news, **tools)
+                 for c in certs if c["_id"] not in rendered}
+        statuses = [ready[c["_id"]].get() if c["_id"] in ready else alone[c["_id"]] for c in certs]
+        for cert, email, reissue in news:
+            _tell(db, cert, worker_id, email, reissue, tools["urls"])
+        return statuses
+    finally:
+        gevent.killall(keepers + list(ready.values()))  # when this job is killed, its parts stop with it
+
+
+def issue(db, cert, worker_id, **tools):
     """Render, store and activate one claimed certificate; a failure schedules the next attempt
-    (or marks it ``failed``). Returns the new status, or None when the job was no longer ours."""
-    spooled = db.certificateSpool.find_one({"_id": cert["_id"]})
+    (or marks it ``failed``). Returns the new status, or None when the job was no longer ours.
+    ``tools``: ``storage``, ``renderer``, ``urls``, ``org_name``, ``keyring``,
+    ``storage_retry_hours`` and ``on_change``."""
+    return issue_together(db, [cert], worker_id, **tools)[0]
+
+
+def _issue(db, cert, worker_id, spooled, news, *, storage, renderer, urls, org_name, keyring,
+           storage_retry_hours=24, on_change=None, rendered=None):
+    """``issue`` of ``cert``, whose files wait in the spool (``spooled``, or None) or whose page is
+    ``rendered`` already (``rendering.render_together``); once it is active, what is to be told
+    of it goes on ``news``: ``(the certificate as stored, the student's email or None, whether it
+    was a re-issue)``."""
     if cert["attempts"] > JOBS.max_attempts and not spooled:
         # Claimed again after its worker died mid-render more often than it may be tried:
         # a certificate that kills its renderer must not do so for ever.
         return _retry(db, cert, worker_id, "the worker stopped during the last attempts")
     reissue = cert.get("issuedAt") is not None
     user = db.users.find_one({"_id": cert["userId"]}, {"email": 1})
-    keeper = gevent.spawn(_keep_lease, db, cert, worker_id)
     try:
         if spooled:
             files = [(f["field"], f["key"], bytes(f["data"]), f["contentType"]) for f in spooled["files"]]
             fields = spooled["fields"]
         else:
             files, fields = rendering.render(db, cert, renderer=renderer, urls=urls, org_name=org_name,
-                                             keyring=keyring)
+                                             keyring=keyring, rendered=rendered)
         # Ownership is checked (by renewing the lease) right before the upload: a worker that lost
         # its job while rendering must not overwrite the files of the worker that took it over.
         if not JOBS.renew(db, cert, worker_id):
@@ -109,8 +175,6 @@ def issue(db, cert, worker_id, *, storage, renderer, urls, org_name, keyring, st
         if not isinstance(exc, EXPECTED):
             log.exception("certificate %s: unexpected failure", cert["certId"])
         return _retry(db, cert, worker_id, f"{type(exc).__name__}: {exc}")
-    finally:
-        keeper.kill()
     fields.update(emailStatus="queued" if user else None, storageAttempts=0, storageFailingSince=None)
     if fields.get("revokedCopyDue"):  # queued before the activation: a crash right after loses nothing
         stamping.schedule(db, cert, next(data for field, _, data, _ in files if field == "pdfUrl"),
@@ -122,12 +186,17 @@ def issue(db, cert, worker_id, *, storage, renderer, urls, org_name, keyring, st
         db.certificateSpool.delete_one({"_id": cert["_id"]})
     if on_change:
         on_change()
-    log.info("certificate %s issued (attempt %s)", cert["certId"], cert["attempts"])
-    audit.record(db, audit.SYSTEM, "certificate.issue", "certificate", cert["certId"], hash=fields["hash"],
-                 attempt=cert["attempts"], worker=worker_id, reissue=reissue, design=fields["design"])
-    if user:
-        _announce(db, urls, {**cert, **fields}, user["email"], reissue)
+    news.append(({**cert, **fields}, user and user["email"], reissue))
     return JOBS.done
+
+
+def _tell(db, cert, worker_id, email, reissue, urls):
+    """The audit entry, the log line, the mail and the notification of an issued certificate."""
+    log.info("certificate %s issued (attempt %s)", cert["certId"], cert["attempts"])
+    audit.record(db, audit.SYSTEM, "certificate.issue", "certificate", cert["certId"], hash=cert["hash"],
+                 attempt=cert["attempts"], worker=worker_id, reissue=reissue, design=cert["design"])
+    if email:
+        _announce(db, urls, cert, email, reissue)
 
 
 def storage_backoff(attempts):

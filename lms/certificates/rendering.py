@@ -1,13 +1,13 @@
 """What one render of a certificate makes: the files and the fields the record gets.
 
-Two files, made before the certificate becomes ``active``:
+One file, made before the certificate becomes ``active``:
 
     certificates/<certId>.pdf           the certificate: the credential attached, facts in metadata
+
+and three made right after, by a follow-up job of low priority (``stamping``): its picture, and
+the copies served once it is revoked:
+
     certificates/<certId>.png           page one as a PNG (the verify page, Open Graph), baked
-
-and two made right after, by a follow-up job of low priority (``stamping``), served once it is
-revoked:
-
     certificates/<certId>-revoked.pdf   the same PDF stamped REVOKED
     certificates/<certId>-revoked.png   its page one
 
@@ -16,6 +16,7 @@ revoked:
 The design (``designs.resolve``) is the one current at the render; the record keeps which.
 """
 import hashlib
+import logging
 import re
 from datetime import timedelta
 
@@ -23,16 +24,12 @@ from ..db import now
 from . import baking, badges, designs, pdf
 from .shapes import verify_url
 
-FILES = (  # record field of the URL, key suffix, content type
-    ("pdfUrl", ".pdf", "application/pdf"),
-    ("previewUrl", ".png", "image/png"),
-)
+log = logging.getLogger("lms.rendering")
 
-
-def page(db, cert, *, urls, org_name, issued_at=None):
+def page(db, cert, *, urls, org_name, issued_at=None, design=None):
     """``(html, design)``: the page of ``cert`` that the renderer gets (``issued_at``: the date
-    printed on it, the record's by default)."""
-    design = designs.resolve(db, cert["courseId"])
+    printed on it, the record's by default; ``design``: its course's, resolved already)."""
+    design = design or designs.resolve(db, cert["courseId"])
     grade = _grade(db, cert) if design["showGrade"] else None
     html = pdf.render_html(student_name=cert["studentName"], course_title=cert["courseTitle"],
                            issued_at=issued_at or cert["issuedAt"], cert_id=cert["certId"], organisation=org_name,
@@ -40,22 +37,56 @@ def page(db, cert, *, urls, org_name, issued_at=None):
     return html, design
 
 
-def render(db, cert, *, renderer, urls, org_name, keyring):
-    """``(files, fields)``: ``files`` is ``[(record field, storage key, bytes, content type)]``."""
-    issued_at = cert.get("issuedAt") or now()  # a re-issue keeps the date printed on it
+def render_together(db, certs, *, renderer, urls, org_name):
+    """``{certificate _id: its page rendered}`` for ``render``, the pages of ``certs`` made by one
+    renderer run (``pdf.combine``). Empty when they cannot share a run (their designs differ) or
+    the run fails or its pages do not match: then each is rendered alone, so a certificate whose
+    page breaks the renderer fails by itself."""
+    if len(certs) < 2:
+        return {}
+    made, resolved = {}, {}
+    for cert in certs:
+        issued_at = cert.get("issuedAt") or now()  # a re-issue keeps the date printed on it
+        if cert["courseId"] not in resolved:
+            resolved[cert["courseId"]] = designs.resolve(db, cert["courseId"])
+        html, design = page(db, cert, urls=urls, org_name=org_name, issued_at=issued_at,
+                            design=resolved[cert["courseId"]])
+        made[cert["_id"]] = {"html": html, "design": design, "issuedAt": issued_at}
+    combined = pdf.combine([one["html"] for one in made.values()])
+    if combined is None:
+        return {}
+    try:
+        pages = baking.pages(renderer.render(combined))
+    except Exception as exc:  # noqa: BLE001 - each is then rendered (and fails or not) alone
+        log.warning("%s certificates rendered together failed (%s: %s); rendering each alone", len(certs),
+                    type(exc).__name__, exc)
+        return {}
+    if len(pages) != len(made):
+        log.warning("%s certificates rendered together made %s pages; rendering each alone", len(made), len(pages))
+        return {}
+    return {_id: {**one, "pdf": data} for (_id, one), data in zip(made.items(), pages)}
+
+
+def render(db, cert, *, renderer, urls, org_name, keyring, rendered=None):
+    """``(files, fields)``: ``files`` is ``[(record field, storage key, bytes, content type)]``.
+    ``rendered``: its page, rendered already by ``render_together``."""
+    if rendered is None:
+        issued_at = cert.get("issuedAt") or now()  # a re-issue keeps the date printed on it
+        page_html, design = page(db, cert, urls=urls, org_name=org_name, issued_at=issued_at)
+        rendered = {"pdf": renderer.render(page_html), "design": design, "issuedAt": issued_at}
+    issued_at, design = rendered["issuedAt"], rendered["design"]
     expires_at = _expiry(db, cert, issued_at)
-    page_html, design = page(db, cert, urls=urls, org_name=org_name, issued_at=issued_at)
     _, token = badges.signed(db, keyring, urls, org_name,
                              {**cert, "issuedAt": issued_at, "expiresAt": expires_at, "hash": None})
-    document = baking.finish_pdf(renderer.render(page_html), token=token, student_name=cert["studentName"],
+    document = baking.finish_pdf(rendered["pdf"], token=token, student_name=cert["studentName"],
                                  course_title=cert["courseTitle"], cert_id=cert["certId"],
                                  organisation=design.get("organisationName") or org_name)
-    contents = (document, baking.bake_png(renderer.preview(document), token))
-    files = [(field, f"certificates/{cert['certId']}{suffix}", data, content_type)
-             for (field, suffix, content_type), data in zip(FILES, contents)]
-    # The REVOKED copy of an earlier render is of another PDF: ``stamping`` makes this one's.
-    fields = {"storageKey": files[0][1], "hash": hashlib.sha256(document).hexdigest(), "revokedHash": None,
-              "revokedPdfUrl": None, "revokedPreviewUrl": None, "revokedCopyDue": True, "issuedAt": issued_at,
+    files = [("pdfUrl", f"certificates/{cert['certId']}.pdf", document, "application/pdf")]
+    # The pictures and the REVOKED copy of an earlier render are of another PDF: ``stamping``
+    # makes this one's.
+    fields = {"storageKey": files[0][1], "hash": hashlib.sha256(document).hexdigest(), "previewUrl": None,
+              "revokedHash": None, "revokedPdfUrl": None, "revokedPreviewUrl": None, "revokedCopyDue": True,
+              "issuedAt": issued_at,
               "expiresAt": expires_at, "renderedAt": now(), "lastError": None,
               "design": {"source": design["source"], "version": design["version"], "layout": design["layout"]}}
     return files, fields

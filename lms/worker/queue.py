@@ -73,15 +73,17 @@ class LeasedQueue:
         for wake in list(_subscribers):
             wake()
 
-    def claim(self, db, worker_id):
-        """Atomically take one due job for ``worker_id``; None when there is none."""
+    def claim(self, db, worker_id, where=None):
+        """Atomically take one due job for ``worker_id`` (one matching ``where`` too, a query,
+        when given); None when there is none."""
         t = now()
         claimed = {"status": self.running, "leaseUntil": t + self.lease, "claimedBy": worker_id}
+        due = {"$or": [{"status": self.waiting, "nextAttemptAt": {"$lte": t}},
+                       {"status": self.running, "leaseUntil": {"$lt": t}}]}
         # The before-image says whether this claim changed the status (a waiting job) or took
         # over a running one whose lease ran out; the job after it follows from the update.
         before = db[self.collection].find_one_and_update(
-            {"$or": [{"status": self.waiting, "nextAttemptAt": {"$lte": t}},
-                     {"status": self.running, "leaseUntil": {"$lt": t}}]},
+            {**where, **due} if where else due,
             {"$set": claimed, "$inc": {"attempts": 1}},
             sort=[("nextAttemptAt", 1)], return_document=ReturnDocument.BEFORE)
         if before is None:

@@ -69,18 +69,24 @@ def test_the_page_of_a_revoked_certificate_shows_its_preview_under_a_revoked_ove
 
 # --- the REVOKED copy, made after the activation ---------------------------------------------
 
-def test_a_certificate_is_active_before_its_revoked_copy_which_follows_at_low_priority(db, settings, client):
+def test_a_certificate_is_active_before_its_picture_and_revoked_copy_which_follow_at_low_priority(
+        db, settings, client):
     cert = pending_certificate(db, settings)
     assert drain(db, settings, copies=False) == ["active"]
     active = db.certificates.find_one({"_id": cert["_id"]})
     assert active["revokedCopyDue"] is True and active["revokedPdfUrl"] is None and active["revokedHash"] is None
-    assert client.get(f"/api/certificates/{cert['certId']}").json["status"] == "active"
+    public = client.get(f"/api/certificates/{cert['certId']}").json
+    assert (public["status"], public["previewUrl"]) == ("active", None) and public["pdfUrl"] == active["pdfUrl"]
+    assert client.get(f"/verify/{cert['certId']}").html.find("figure", class_="sheet") is None
     later = pending_certificate(db, settings)
     assert stamping.claim(db, WORKER, urgent=True) is None  # nobody needs it yet: renders go first
 
     assert drain(db, settings) == ["active"] and db.certificateStamps.count_documents({}) == 0
     done = db.certificates.find_one({"_id": cert["_id"]})
     assert "revokedCopyDue" not in done and done["hash"] == active["hash"]
+    picture = client.get(local(done["previewUrl"])).body
+    assert baking.png_size(picture) == (1200, 848)
+    assert baking.png_credential(picture) == baking.pdf_credential(stored_pdf(settings, done))
     stamped = client.get(local(done["revokedPdfUrl"])).body
     assert hashlib.sha256(stamped).hexdigest() == done["revokedHash"]
     assert "This certificate was revoked" in pdf_text(stamped)
@@ -92,7 +98,7 @@ def test_revoked_before_its_copy_is_made_it_never_serves_the_clean_file_and_the_
     cert = pending_certificate(db, settings)
     drain(db, settings, copies=False)
     active = db.certificates.find_one({"_id": cert["_id"]})
-    mailed_pdf, mailed_png = local(active["pdfUrl"]), local(active["previewUrl"])
+    mailed_pdf, mailed_png = local(active["pdfUrl"]), f"/files/certificates/{cert['certId']}.png"
     revoke(signed_in, cert)
 
     public = client.get(f"/api/certificates/{cert['certId']}").json
