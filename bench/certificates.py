@@ -82,22 +82,40 @@ def worker_page(stack, db, cert_id):
     return html
 
 
-def simultaneous(students=10, concurrency=2):
-    """``(seconds, page)``: seconds from ``students`` simultaneous last-lesson requests to all
-    their certificates ``active``, the worker rendering ``concurrency`` at a time, and the page
-    it rendered for the first of them."""
+def simultaneous(students=10, concurrency=2, rounds=3):
+    """``([(seconds, raw seconds)] of ``rounds`` rounds, the page rendered)``: seconds from ``students`` simultaneous
+    last-lesson requests to all their certificates ``active``, the worker rendering
+    ``concurrency`` at a time, then (right after, on the same machine) ten raw renders of the
+    page it rendered for the first of them. One certificate is issued first, untimed, as the raw
+    renders start with one: the first render of a process reads its fonts."""
+    found = []
     with Stack(LMS_WORKER="1", LMS_WORKER_CONCURRENCY=str(concurrency)) as stack:
         client, db = database(stack)
         course = create_course(db, price=0)
-        finishers = [almost_complete(stack, db, course) for _ in range(students)]
-        started = time.perf_counter()
-        with ThreadPoolExecutor(students) as pool:
-            cert_ids = list(pool.map(lambda finish: finish(), finishers))
-        wait_active(db, {"certId": {"$in": cert_ids}}, students, poll=0.02)
-        seconds = time.perf_counter() - started
-        page = worker_page(stack, db, cert_ids[0])
+        warm_up, _ = complete_course(stack, db, course)
+        wait_active(db, {"certId": warm_up}, 1)
+        for _ in range(rounds):
+            finishers = [almost_complete(stack, db, course) for _ in range(students)]
+            wait_idle(db)
+            started = time.perf_counter()
+            with ThreadPoolExecutor(students) as pool:
+                cert_ids = list(pool.map(lambda finish: finish(), finishers))
+            wait_active(db, {"certId": {"$in": cert_ids}}, students, poll=0.02)
+            seconds = time.perf_counter() - started
+            wait_idle(db)  # the pictures and REVOKED copies that follow, before the raw renders
+            page = worker_page(stack, db, cert_ids[0])
+            found.append((seconds, raw_seconds(concurrency, students, page)))
         client.close()
-    return seconds, page
+    return found, page
+
+
+def wait_idle(db, timeout=120):
+    """Until no follow-up job (pictures, REVOKED copies) waits: a round starts on an idle worker."""
+    deadline = time.monotonic() + timeout
+    while db.certificateStamps.count_documents({}):
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out waiting for the follow-up jobs")
+        time.sleep(0.02)
 
 
 def last_lesson_to_active(students):
@@ -191,10 +209,10 @@ def measure(students=10, batch=20, concurrencies=(1, 2), latencies=False):
     the one-after-another figures of 1. and 2."""
     found = {}
     concurrency = Settings.from_env(create_secret=False).worker_concurrency
-    ours, page = simultaneous(students, concurrency)
-    raw = raw_seconds(concurrency, students, page)
+    rounds, page = simultaneous(students, concurrency)
+    ours, raw = sorted(rounds, key=lambda r: r[0] / r[1])[len(rounds) // 2]  # the median round
     found["simultaneous"] = {"students": students, "concurrency": concurrency, "seconds": ours, "raw": raw,
-                             "ratio": ours / raw}
+                             "ratio": ours / raw, "ratios": [a / b for a, b in rounds]}
     found["per_minute"] = {}
     for n in concurrencies:
         per_minute, seconds, health = throughput(n, batch)
@@ -220,7 +238,8 @@ def main():
     ten = found["simultaneous"]
     print(f"{ten['students']} simultaneous completions -> all active: {ten['seconds']:.2f}s; {ten['students']} raw "
           f"wkhtmltopdf renders, {ten['concurrency']} at a time: {ten['raw']:.2f}s; ratio {ten['ratio']:.2f}x "
-          f"(goal <= 1.3x)")
+          f"(goal <= 1.3x), the median of {len(ten['ratios'])} rounds: "
+          + ", ".join(f"{r:.2f}x" for r in ten["ratios"]))
     for n, r in found["per_minute"].items():
         print(f"LMS_WORKER_CONCURRENCY={n}: {args.batch} certificates rendered within {r['seconds']:.1f}s "
               f"= {r['ours']:.0f}/min ({r['ratio']:.0%} of {r['raw']:.0f}/min raw wkhtmltopdf renders "
