@@ -15,7 +15,9 @@ Decisions:
 - ``total`` is exact up to ``COUNT_CAP`` matching rows. Beyond it, ``totalIsExact`` is false and
   ``total`` is the collection's estimated size when the list is unfiltered (refreshed in the
   background every ``ESTIMATE_TTL`` seconds per process: estimating reads the whole collection
-  on the embedded server) or ``COUNT_CAP`` when filtered ("more than 1,000").
+  on the embedded server) or ``COUNT_CAP`` when filtered ("more than 1,000"). An unfiltered list
+  whose estimate is past twice the cap is not counted at all: a page then reads its own rows
+  only, whatever the size of the collection.
 - Time-sorted lists are read in windows. The embedded server (SecantusDB) reads every
   document an index range yields before it sorts and applies the limit, so a sorted page of
   100k rows reads 100k rows, where MongoDB stops at the page. When the sort is ``(time field,
@@ -54,10 +56,13 @@ def whole_page(items):
             "nextCursor": None}
 
 
-def paginate(collection, query, sort, page, limit, serialize, projection=None, *, cursor=None, base=None):
+def paginate(collection, query, sort, page, limit, serialize, projection=None, *, cursor=None, base=None,
+             few=False):
     """One page of ``query`` in ``sort`` order, by page number or after ``cursor``, in the API's
     list shape. ``base`` is the list's query with no filter of the caller's: when ``query`` is
-    it, a large total is the collection's estimate."""
+    it, a large total is the collection's estimate. ``few``: the rows of one person (their
+    enrollments, certificates, notifications), few enough that one query by the index of its
+    equality fields reads them all faster than windows walking their sparse years do."""
     if not any(key == "_id" for key, _ in sort):
         sort = [*sort, ("_id", sort[-1][1] if sort else ASC)]
     if cursor is not None and page != 1:
@@ -65,42 +70,48 @@ def paginate(collection, query, sort, page, limit, serialize, projection=None, *
     if (page - 1) * limit >= REACH:
         raise ValidationError({"page": f"page numbers reach the first {REACH} rows; follow nextCursor"})
     after = _decode(cursor, sort) if cursor is not None else None
-    walk = _windows(collection, query, sort)
+    walk = _plain(collection, query, sort, None) if few else _windows(collection, query, sort)
     unfiltered = query == (base if base is not None else {})
-    if after is None:
-        offset = (page - 1) * limit
-        keys = walk(max(offset + limit + 1, COUNT_CAP + 1), None)
-        total = _total(collection, len(keys), unfiltered)
-        shown, more = keys[offset:offset + limit], len(keys) > offset + limit
+    estimate = _estimate(collection) if unfiltered else None
+    # A whole collection far past the cap is not counted: its total is the estimate, and the page
+    # reads only its own rows.
+    counted = not (estimate and estimate > 2 * COUNT_CAP)
+    offset = (page - 1) * limit if after is None else 0
+    need = offset + limit + 1
+    if counted and after is None:
+        need = max(need, COUNT_CAP + 1)  # the read of the page counts the total too
+    keys = walk(need, after)
+    shown, more = keys[offset:offset + limit], len(keys) > offset + limit
+    if not counted:
+        total = {"total": estimate, "totalIsExact": False}
     else:
-        keys = walk(limit + 1, after)
-        shown, more = keys[:limit], len(keys) > limit
-        total = _total(collection, len(walk(COUNT_CAP + 1, None)), unfiltered)
+        total = _total(len(keys) if after is None else len(walk(COUNT_CAP + 1, None)), unfiltered, estimate)
     docs = _fetch(collection, [k["_id"] for k in shown], projection)
     return {"items": [serialize(doc) for doc in docs], "page": page, "limit": limit, **total,
             "nextCursor": _encode(shown[-1], sort) if more and shown else None}
 
 
-def _total(collection, counted, unfiltered):
+def _total(counted, unfiltered, estimate):
+    """``counted`` rows (up to ``COUNT_CAP + 1``) as the answer's total; past the cap, the
+    collection's ``estimate`` for an unfiltered list (until it is in, the bound counted to), and
+    the cap for a filtered one."""
     if counted <= COUNT_CAP:
         return {"total": counted, "totalIsExact": True}
-    return {"total": _estimate(collection) if unfiltered else COUNT_CAP, "totalIsExact": False}
+    return {"total": max(estimate or 0, counted) if unfiltered else COUNT_CAP, "totalIsExact": False}
 
 
 def _estimate(collection):
-    """The collection's estimated size, at least ``COUNT_CAP + 1``. It is refreshed in the
-    background when older than ``ESTIMATE_TTL`` (estimating reads the whole collection on the
-    embedded server, ~0.5 s at 100k rows), so no request waits for it; until the first estimate
-    is in, the bound counted to stands for it."""
+    """The collection's estimated size, or None until the first estimate is in. It is refreshed
+    in the background when older than ``ESTIMATE_TTL`` (estimating reads the whole collection on
+    the embedded server, ~0.5 s at 100k rows), so no request waits for it."""
     key = (collection.database.name, collection.name)
-    value, expires = _estimates.get(key, (COUNT_CAP + 1, 0.0))
+    value, expires = _estimates.get(key, (None, 0.0))
     if time.monotonic() >= expires:
         _estimates[key] = (value, time.monotonic() + ESTIMATE_TTL)  # one refresh at a time
 
         def refresh():
             with contextlib.suppress(PyMongoError):
-                _estimates[key] = (max(collection.estimated_document_count(), COUNT_CAP + 1),
-                                   time.monotonic() + ESTIMATE_TTL)
+                _estimates[key] = (collection.estimated_document_count(), time.monotonic() + ESTIMATE_TTL)
         threading.Thread(target=refresh, daemon=True, name="estimate").start()  # a greenlet under gevent
     return value
 
@@ -120,12 +131,9 @@ def _windows(collection, query, sort):
     ``sort`` order, after the key ``after`` (a list of the sort's values) or from the start."""
     fields = {key: 1 for key, _ in sort}
     # The index that gives the order, named: the embedded server's planner would otherwise take
-    # any index on the equality fields and sort in memory.
-    index = index_for(collection.name, query, sort)
-
-    def plain(need, after):
-        found = collection.find({**query, **_after(sort, after)} if after else query, fields).sort(sort)
-        return list((found.hint(index) if index else found).limit(need))
+    # any index on the equality fields and sort in memory. (A hint makes the embedded server
+    # walk the whole index: right for a list it reads whole anyway, not for one person's rows.)
+    plain = _plain(collection, query, sort, index_for(collection.name, query, sort))
     field = windowed_field(collection.name, query, sort)
     if field is None:
         return plain
@@ -176,6 +184,16 @@ def _windows(collection, query, sort):
             width = width * 8 if not found else min(width * 8, max(width, width * missing / len(found) * 1.25))
             edge, inclusive, start = far, not descending, far
         return rows
+    return walk
+
+
+def _plain(collection, query, sort, index):
+    """``walk`` as one sorted query (``hint``ed to ``index`` when given)."""
+    fields = {key: 1 for key, _ in sort}
+
+    def walk(need, after):
+        found = collection.find({**query, **_after(sort, after)} if after else query, fields).sort(sort)
+        return list((found.hint(index) if index else found).limit(need))
     return walk
 
 

@@ -29,7 +29,7 @@ def of(db, user_id, page, limit, unread=None, cursor=None):
     query = {"userId": user_id}
     if unread is not None:
         query["readAt"] = None if unread else {"$ne": None}
-    listing = paginate(db.notifications, query, [("createdAt", -1)], page, limit, public, cursor=cursor)
+    listing = paginate(db.notifications, query, [("createdAt", -1)], page, limit, public, cursor=cursor, few=True)
     listing["unread"] = db.notifications.count_documents({"userId": user_id, "readAt": None})
     return listing
 

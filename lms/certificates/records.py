@@ -112,7 +112,7 @@ SORT = [("createdAt", -1), ("_id", -1)]
 
 def mine(db, user_id, serialize, *, page, limit, cursor=None):
     """The user's certificates, newest first, a page of them."""
-    return paginate(db.certificates, {"userId": user_id}, SORT, page, limit, serialize, cursor=cursor)
+    return paginate(db.certificates, {"userId": user_id}, SORT, page, limit, serialize, cursor=cursor, few=True)
 
 
 def search(db, serialize, *, page, limit, cursor=None, status=None, userId=None, courseId=None):

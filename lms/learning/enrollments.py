@@ -147,7 +147,7 @@ def not_enrolled():
 def mine(db, user_id, page, limit, cursor=None):
     """A page of the user's enrollments, each naming its course and the lesson to continue with."""
     listing = paginate(db.enrollments, {"userId": user_id}, [("enrolledAt", -1)], page, limit, lambda e: e,
-                         cursor=cursor)
+                         cursor=cursor, few=True)
     found = listing["items"]
     ids = [e["courseId"] for e in found]
     shown = {c["_id"]: c for c in db.courses.find({"_id": {"$in": ids}}, {"title": 1, "slug": 1, "modules.id": 1,

@@ -142,7 +142,7 @@ def mine(db, user_id, course_id, page, limit, cursor=None):
     query = {"userId": user_id}
     if course_id:
         query["courseId"] = course_id
-    return paginate(db.submissions, query, [("createdAt", DESC)], page, limit, public, cursor=cursor)
+    return paginate(db.submissions, query, [("createdAt", DESC)], page, limit, public, cursor=cursor, few=True)
 
 
 def queue_query(*, status=None, courseId=None, userId=None, owned=None):

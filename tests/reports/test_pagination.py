@@ -3,14 +3,15 @@ import base64
 import json
 import random
 import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from pymongo import DESCENDING as DESC
+from pymongo import DESCENDING as DESC, MongoClient, monitoring
 
 from lms.certificates import records
 from lms.db import new_id
-from lms.learning import submissions
+from lms.learning import enrollments, submissions
 from lms.pagination import COUNT_CAP, REACH, index_for, paginate, windowed_field
 from lms.reports import lists, payments, users
 from support import factories
@@ -169,6 +170,62 @@ def test_totals_are_exact_up_to_the_cap_then_estimated_or_bounded(db):
     tail = paginate(db.enrollments, {}, sort, 1, 20, lambda d: d,
                     cursor=paginate(db.enrollments, {}, sort, REACH // 20, 20, lambda d: d)["nextCursor"])
     assert tail["items"] and tail["totalIsExact"] is False
+
+
+def test_a_whole_collection_far_past_the_cap_is_not_counted_each_page_reads_its_own_rows(db):
+    _, rows = seed_enrollments(db, [START - timedelta(minutes=n) for n in range(2 * COUNT_CAP + 5)])
+    sort = lists.ENROLLMENT_SORTS["newest"]
+    deadline = time.monotonic() + 10  # the collection's estimate arrives in the background
+    while paginate(db.enrollments, {}, sort, 1, 20, lambda d: d)["total"] != len(rows):
+        assert time.monotonic() < deadline, "no estimate"
+        time.sleep(0.05)
+    watched = Finds()
+    client = MongoClient(*db.client.address, tz_aware=True, directConnection=True, event_listeners=[watched])
+    try:
+        enrollments = client[db.name].enrollments
+        first = paginate(enrollments, {}, sort, 3, 20, lambda d: d)
+        after = paginate(enrollments, {}, sort, 1, 20, lambda d: d, cursor=first["nextCursor"])
+    finally:
+        client.close()
+    assert (first["total"], first["totalIsExact"], after["total"]) == (len(rows), False, len(rows))
+    ordered = in_order(rows, "enrolledAt")
+    assert [d["_id"] for d in first["items"] + after["items"]] == ordered[40:80]
+    assert watched.limits and max(watched.limits) <= 3 * 20 + 1, watched.limits  # no read of 1,001 rows
+
+
+def test_one_person_s_rows_are_read_in_one_query_however_sparse_their_years(db):
+    student = factories.create_user(db)
+    years = [START - timedelta(days=400 * n) for n in range(3)]
+    db.enrollments.insert_many([factories.enrollment(student["_id"], factories.create_course(db)["_id"], at=at)
+                                for at in years])
+    watched = Finds()
+    client = MongoClient(*db.client.address, tz_aware=True, directConnection=True, event_listeners=[watched])
+    try:
+        page = enrollments.mine(client[db.name], student["_id"], 1, 20)
+    finally:
+        client.close()
+    assert [e["enrolledAt"][:10] for e in page["items"]] == [at.date().isoformat() for at in years]
+    assert page["total"] == 3
+    assert watched.finds["enrollments"] == 2  # the sorted keys, then the rows (windows: one find per window)
+
+
+class Finds(monitoring.CommandListener):
+    """The ``find`` commands a client sends: how many per collection, and their ``limit``s."""
+
+    def __init__(self):
+        self.limits, self.finds = [], Counter()
+
+    def started(self, event):
+        if event.command_name == "find":
+            self.finds[event.command["find"]] += 1
+            if "limit" in event.command:
+                self.limits.append(event.command["limit"])
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
 
 
 # --- every sort has its index --------------------------------------------------------------
