@@ -73,7 +73,8 @@ PUBLIC_CERTIFICATE = Shape("PublicCertificate", {
     "pdfUrl": Text(get=_file("pdfUrl"), nullable=True, format="uri",
                    description="The PDF; for a revoked certificate, a copy stamped REVOKED"),
     "previewUrl": Text(get=_file("previewUrl"), nullable=True, format="uri",
-                       description="Page one as a PNG (an Open Badges baked image); stamped REVOKED once revoked"),
+                       description="Page one as a PNG (an Open Badges baked image); stamped REVOKED once "
+                                   "revoked; null for the second or so after the activation while it is made"),
     "status": OneOf(("pending", "active", "expired", "revoked"), get=lambda cert, _: public_status(cert)),
     "hash": Text(get=_issued("hash"), nullable=True,
                  description="SHA-256 (hex) of the PDF's bytes (the original, also once revoked)"),
