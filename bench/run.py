@@ -9,11 +9,12 @@ what, the figure, the goal and whether it is met ("-" where a figure has no goal
 eight minutes on the 2-core development machine; the load comes from the same machine, so the
 ratios measured in one run are the point, not the absolute numbers.
 
-Goals: seeding 100k enrollments in under 120 s; an admin list's page (first, deep by number, deep
-by cursor) and the default analytics growing at most ``GROWTH``x from 10k to 100k enrollments (a
-page should cost about the same at ten times the data); public and authenticated reads at least
-0.7 of a bare Bottle app doing the same work; ten simultaneous certificates within 1.3x of ten raw
-wkhtmltopdf renders. Certificates per minute are shown against raw renders, with no goal.
+Goals (issue "Flat cost as the data grows"): seeding 100k enrollments in under 120 s; each staff
+list's page (first, deep by number, deep by cursor) under 300 ms and the default analytics under
+200 ms at 100k enrollments, each growing at most ``GROWTH``x from 10k (a page should cost about
+the same at ten times the data); ``/api/health`` p50 under 3 ms; public and authenticated reads
+at least 0.7 of a bare Bottle app doing the same work; ten simultaneous certificates within 1.3x
+of ten raw wkhtmltopdf renders. Certificates per minute are shown against raw renders, with no goal.
 
 Left out (not goals of the scale work, or too slow for one run): ``abuse.py`` (attacks on
 ``/api/health``), ``course_edit.py`` (a recount of 10k learners takes a minute),
@@ -28,7 +29,10 @@ import traceback
 
 from common import ROOT
 
-GROWTH = 2.0
+GROWTH = 1.5  # 100k over 10k enrollments
+LIST_MS, ANALYTICS_MS = 300, 200  # at 100k enrollments
+ADMIN_LISTS = ("students", "enrollments", "payments", "users", "certificates", "audit log", "submissions")
+HEALTH_MS = 3
 READS_RATIO = 0.7
 CERTIFICATES_RATIO = 1.3
 SEED_SECONDS = 120
@@ -41,6 +45,16 @@ def seed_rows():
              f"< {SEED_SECONDS} s", result["seconds"] < SEED_SECONDS)]
 
 
+def admin_goal(name):
+    """The goal of an admin check at 100k enrollments, in ms, or None (the filtered lists, the
+    searches and the year of analytics have none)."""
+    if name.startswith("analytics, last 30"):
+        return ANALYTICS_MS
+    if name.split(", ")[0] in ADMIN_LISTS and ", page " in name:
+        return LIST_MS
+    return None
+
+
 def admin_rows(repeat):
     import admin
     results = admin.measure((10_000, 100_000), repeat)
@@ -50,10 +64,11 @@ def admin_rows(repeat):
         if large[name]["failed"] or ratio is None:
             rows.append((f"admin {name}, 10k -> 100k", large[name]["failed"] or small[name]["failed"], "", None))
             continue
-        has_goal = "366" not in name
+        limit = admin_goal(name)
         rows.append((f"admin {name}, 10k -> 100k",
                      f"{small[name]['p50']:.0f} -> {large[name]['p50']:.0f} ms ({ratio:.1f}x)",
-                     f"<= {GROWTH}x" if has_goal else "-", ratio <= GROWTH if has_goal else None))
+                     f"< {limit} ms, <= {GROWTH}x" if limit else "-",
+                     large[name]["p50"] < limit and ratio <= GROWTH if limit else None))
     return rows
 
 
@@ -65,10 +80,12 @@ def public_rows():
         raise RuntimeError(f"public_reads.py exited {done.returncode}: {done.stderr[-500:]}")
     rows = []
     for line in done.stdout.splitlines():
-        health = re.match(r"GET /api/health.*?'p50': ([\d.]+)", line)
+        health = re.match(r"GET /api/health.*?p50 ([\d.]+)", line)
         ratio = re.match(r"GET (\S+): ([\d,]+) req/s.*?ratio ([\d.]+)", line)
         if health:
-            rows.append(("GET /api/health, sequential keep-alive", f"p50 {float(health[1]):.2f} ms", "-", None))
+            p50 = float(health[1])
+            rows.append(("GET /api/health, sequential keep-alive", f"p50 {p50:.2f} ms", f"< {HEALTH_MS} ms",
+                         p50 < HEALTH_MS))
         elif ratio:
             value = float(ratio[3])
             rows.append((f"GET {ratio[1]} vs bare Bottle", f"{ratio[2]} req/s, ratio {value:.2f}",
@@ -89,7 +106,8 @@ def certificate_rows():
     found = certificates.measure(students=10, batch=16)
     ten = found["simultaneous"]
     rows = [(f"{ten['students']} simultaneous certificates vs raw renders ({ten['concurrency']} at a time)",
-             f"{ten['seconds']:.2f} s vs {ten['raw']:.2f} s, {ten['ratio']:.2f}x",
+             f"{ten['seconds']:.2f} s vs {ten['raw']:.2f} s, {ten['ratio']:.2f}x (median of "
+             + ", ".join(f"{r:.2f}" for r in ten["ratios"]) + ")",
              f"<= {CERTIFICATES_RATIO}x", ten["ratio"] <= CERTIFICATES_RATIO)]
     for n, r in found["per_minute"].items():
         rows.append((f"certificates per minute, LMS_WORKER_CONCURRENCY={n}",
@@ -100,7 +118,7 @@ def certificate_rows():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skip", default="", help="comma-separated: seed,admin,public,auth,certificates")
-    parser.add_argument("--admin-repeat", type=int, default=1, help="requests per admin check and size")
+    parser.add_argument("--admin-repeat", type=int, default=3, help="requests per admin check and size")
     args = parser.parse_args()
     sections = {"seed": seed_rows, "admin": lambda: admin_rows(args.admin_repeat), "public": public_rows,
                 "auth": auth_rows, "certificates": certificate_rows}
