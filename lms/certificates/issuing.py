@@ -113,6 +113,8 @@ def issue_together(db, certs, worker_id, **tools):
     keepers, ready = [gevent.spawn(_keep_lease, db, cert, worker_id) for cert in certs], {}
     try:
         spooled = {doc["_id"]: doc for doc in db.certificateSpool.find({"_id": {"$in": [c["_id"] for c in certs]}})}
+        emails = {u["_id"]: u.get("email") for u in db.users.find({"_id": {"$in": [c["userId"] for c in certs]}},
+                                                                   {"email": 1})}  # none: the account is gone
         fresh = [c for c in certs if c["_id"] not in spooled and c["attempts"] <= JOBS.max_attempts]
         try:
             rendered = rendering.render_together(db, fresh, renderer=tools["renderer"], urls=tools["urls"],
@@ -124,10 +126,11 @@ def issue_together(db, certs, worker_id, **tools):
         # them at once; a certificate rendered alone takes its turn, one wkhtmltopdf at a time.
         # The audit entries, mails and notifications come once all of them are active (``news``).
         news = []
-        ready.update({c["_id"]: gevent.spawn(_issue, db, c, worker_id, None, news, rendered=rendered[c["_id"]],
-                                             **tools) for c in certs if c["_id"] in rendered})
-        alone = {c["_id"]: _issue(db, c, worker_id, spooled.get(c["_id"]), news, **tools)
-                 for c in certs if c["_id"] not in rendered}
+        ready.update({c["_id"]: gevent.spawn(_issue, db, c, worker_id, news, email=emails.get(c["userId"]),
+                                             rendered=rendered[c["_id"]], **tools)
+                      for c in certs if c["_id"] in rendered})
+        alone = {c["_id"]: _issue(db, c, worker_id, news, email=emails.get(c["userId"]), spooled=spooled.get(c["_id"]),
+                                  **tools) for c in certs if c["_id"] not in rendered}
         statuses = [ready[c["_id"]].get() if c["_id"] in ready else alone[c["_id"]] for c in certs]
         for cert, email, reissue in news:
             _tell(db, cert, worker_id, email, reissue, tools["urls"])
@@ -144,18 +147,17 @@ def issue(db, cert, worker_id, **tools):
     return issue_together(db, [cert], worker_id, **tools)[0]
 
 
-def _issue(db, cert, worker_id, spooled, news, *, storage, renderer, urls, org_name, keyring,
-           storage_retry_hours=24, on_change=None, rendered=None):
-    """``issue`` of ``cert``, whose files wait in the spool (``spooled``, or None) or whose page is
-    ``rendered`` already (``rendering.render_together``); once it is active, what is to be told
-    of it goes on ``news``: ``(the certificate as stored, the student's email or None, whether it
-    was a re-issue)``."""
+def _issue(db, cert, worker_id, news, *, email, storage, renderer, urls, org_name, keyring, storage_retry_hours=24,
+           on_change=None, spooled=None, rendered=None):
+    """``issue`` of ``cert`` for the student at ``email`` (None: the account is gone), whose files
+    wait in the spool (``spooled``) or whose page is ``rendered`` already
+    (``rendering.render_together``); once it is active, what is to be told of it goes on
+    ``news``: ``(the certificate as stored, email, whether it was a re-issue)``."""
     if cert["attempts"] > JOBS.max_attempts and not spooled:
         # Claimed again after its worker died mid-render more often than it may be tried:
         # a certificate that kills its renderer must not do so for ever.
         return _retry(db, cert, worker_id, "the worker stopped during the last attempts")
     reissue = cert.get("issuedAt") is not None
-    user = db.users.find_one({"_id": cert["userId"]}, {"email": 1})
     try:
         if spooled:
             files = [(f["field"], f["key"], bytes(f["data"]), f["contentType"]) for f in spooled["files"]]
@@ -175,7 +177,7 @@ def _issue(db, cert, worker_id, spooled, news, *, storage, renderer, urls, org_n
         if not isinstance(exc, EXPECTED):
             log.exception("certificate %s: unexpected failure", cert["certId"])
         return _retry(db, cert, worker_id, f"{type(exc).__name__}: {exc}")
-    fields.update(emailStatus="queued" if user else None, storageAttempts=0, storageFailingSince=None)
+    fields.update(emailStatus="queued" if email else None, storageAttempts=0, storageFailingSince=None)
     if fields.get("revokedCopyDue"):  # queued before the activation: a crash right after loses nothing
         stamping.schedule(db, cert, next(data for field, _, data, _ in files if field == "pdfUrl"),
                           verify_url(urls, cert["certId"]))
@@ -186,7 +188,7 @@ def _issue(db, cert, worker_id, spooled, news, *, storage, renderer, urls, org_n
         db.certificateSpool.delete_one({"_id": cert["_id"]})
     if on_change:
         on_change()
-    news.append(({**cert, **fields}, user and user["email"], reissue))
+    news.append(({**cert, **fields}, email, reissue))
     return JOBS.done
 
 

@@ -44,14 +44,14 @@ def render_together(db, certs, *, renderer, urls, org_name):
     page breaks the renderer fails by itself."""
     if len(certs) < 2:
         return {}
-    made, resolved = {}, {}
+    made, courses = {}, {}
     for cert in certs:
         issued_at = cert.get("issuedAt") or now()  # a re-issue keeps the date printed on it
-        if cert["courseId"] not in resolved:
-            resolved[cert["courseId"]] = designs.resolve(db, cert["courseId"])
-        html, design = page(db, cert, urls=urls, org_name=org_name, issued_at=issued_at,
-                            design=resolved[cert["courseId"]])
-        made[cert["_id"]] = {"html": html, "design": design, "issuedAt": issued_at}
+        if cert["courseId"] not in courses:  # what every certificate of the course shares
+            courses[cert["courseId"]] = (designs.resolve(db, cert["courseId"]), _validity_days(db, cert["courseId"]))
+        design, days = courses[cert["courseId"]]
+        html, design = page(db, cert, urls=urls, org_name=org_name, issued_at=issued_at, design=design)
+        made[cert["_id"]] = {"html": html, "design": design, "issuedAt": issued_at, "validityDays": days}
     combined = pdf.combine([one["html"] for one in made.values()])
     if combined is None:
         return {}
@@ -73,9 +73,10 @@ def render(db, cert, *, renderer, urls, org_name, keyring, rendered=None):
     if rendered is None:
         issued_at = cert.get("issuedAt") or now()  # a re-issue keeps the date printed on it
         page_html, design = page(db, cert, urls=urls, org_name=org_name, issued_at=issued_at)
-        rendered = {"pdf": renderer.render(page_html), "design": design, "issuedAt": issued_at}
+        rendered = {"pdf": renderer.render(page_html), "design": design, "issuedAt": issued_at,
+                    "validityDays": None if cert.get("issuedAt") else _validity_days(db, cert["courseId"])}
     issued_at, design = rendered["issuedAt"], rendered["design"]
-    expires_at = _expiry(db, cert, issued_at)
+    expires_at = _expiry(cert, issued_at, rendered["validityDays"])
     _, token = badges.signed(db, keyring, urls, org_name,
                              {**cert, "issuedAt": issued_at, "expiresAt": expires_at, "hash": None})
     document = baking.finish_pdf(rendered["pdf"], token=token, student_name=cert["studentName"],
@@ -129,12 +130,15 @@ def _grade(db, cert):
     return (approved or {}).get("grade") or None
 
 
-def _expiry(db, cert, issued_at):
-    """When the certificate stops being valid, or None. Taken from the course at the first
-    issue, a snapshot like the names (a later change of the course's validity changes no
-    certificate already issued); a re-issue keeps the one it had."""
+def _expiry(cert, issued_at, days):
+    """When the certificate stops being valid, or None. Taken from the course (its validity,
+    ``days``) at the first issue, a snapshot like the names (a later change of the course's
+    validity changes no certificate already issued); a re-issue keeps the one it had."""
     if cert.get("issuedAt"):
         return cert.get("expiresAt")
-    course = db.courses.find_one({"_id": cert["courseId"]}, {"certificateValidityDays": 1}) or {}
-    days = course.get("certificateValidityDays")
     return issued_at + timedelta(days=days) if days else None
+
+
+def _validity_days(db, course_id):
+    course = db.courses.find_one({"_id": course_id}, {"certificateValidityDays": 1}) or {}
+    return course.get("certificateValidityDays")
