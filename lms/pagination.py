@@ -14,8 +14,9 @@ Decisions:
   clicks through; counting far into a list costs what it skips on any database.
 - ``total`` is exact up to ``COUNT_CAP`` matching rows. Beyond it, ``totalIsExact`` is false and
   ``total`` is the collection's estimated size when the list is unfiltered (refreshed in the
-  background every ``ESTIMATE_TTL`` seconds per process: estimating reads the whole collection
-  on the embedded server) or ``COUNT_CAP`` when filtered ("more than 1,000"). An unfiltered list
+  background every ``ESTIMATE_TTL`` seconds per process, less often where estimating is slow:
+  it reads the whole collection on the embedded server) or ``COUNT_CAP`` when filtered ("more
+  than 1,000"). An unfiltered list
   whose estimate is past twice the cap is not counted at all: a page then reads its own rows
   only, whatever the size of the collection.
 - Time-sorted lists are read in windows. The embedded server (SecantusDB) reads every
@@ -102,8 +103,10 @@ def _total(counted, unfiltered, estimate):
 
 def _estimate(collection):
     """The collection's estimated size, or None until the first estimate is in. It is refreshed
-    in the background when older than ``ESTIMATE_TTL`` (estimating reads the whole collection on
-    the embedded server, ~0.5 s at 100k rows), so no request waits for it."""
+    in the background (no request waits for it) when older than ``ESTIMATE_TTL``, or than a
+    thousand times what it took: estimating reads the whole collection on the embedded server
+    (~0.5 s at 100k rows, so every ~8 minutes there), a few milliseconds on MongoDB; either way
+    at most a thousandth of the database's time goes to one list's estimate."""
     key = (collection.database.name, collection.name)
     value, expires = _estimates.get(key, (None, 0.0))
     if time.monotonic() >= expires:
@@ -111,7 +114,10 @@ def _estimate(collection):
 
         def refresh():
             with contextlib.suppress(PyMongoError):
-                _estimates[key] = (collection.estimated_document_count(), time.monotonic() + ESTIMATE_TTL)
+                started = time.monotonic()
+                value = collection.estimated_document_count()
+                took = time.monotonic() - started
+                _estimates[key] = (value, time.monotonic() + max(ESTIMATE_TTL, 1000 * took))
         threading.Thread(target=refresh, daemon=True, name="estimate").start()  # a greenlet under gevent
     return value
 
