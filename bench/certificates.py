@@ -8,8 +8,11 @@
    wkhtmltopdf renders of the same page run the same way (the same number at a time): the page
    the worker rendered for one of those certificates (``rendering.page`` on its record: its
    design, fonts, QR code and verify URL), by ``Wkhtmltopdf.render`` (the worker's flags, one
-   process start per render). The ratio is what the pipeline costs beyond the render (claims, the PDF's credential and
-   metadata, the REVOKED copy, the two PNG previews, the uploads, the mail): the goal is <= 1.3.
+   process start per render). The ratio is what the pipeline costs beyond the render (the
+   completion requests, claims, the PDF's credential and metadata, the uploads, the audit
+   entries, the mail; the picture and the REVOKED copy follow the activation, and the worker
+   renders certificates of one course waiting together in one wkhtmltopdf run): the goal is
+   <= 1.3. Three rounds on one service, after a warm-up certificate; the median round counts.
 
 1. Time from the HTTP request that completes a course's last lesson to the certificate being
    ``active`` (rendered by wkhtmltopdf, stored, hashed), one student after another.
@@ -18,7 +21,8 @@
    audit entry, written right after the record turns active) to the first public answer saying
    ``active``; the goal is under one second.
 3. Certificates per minute with LMS_WORKER_CONCURRENCY=1 and =2: a batch of pending
-   certificates is queued and rendered, while /api/health is sampled to show that renders do
+   certificates is queued and rendered (from the first render to the last activation; their
+   pictures and REVOKED copies follow), while /api/health is sampled to show that renders do
    not stall HTTP; and, as the yardstick, raw wkhtmltopdf renders of the same page.
 """
 import argparse
