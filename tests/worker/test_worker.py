@@ -13,7 +13,7 @@ from datetime import timedelta
 from lms.db import new_id, now
 from lms.worker import schedule as tasks
 from support.app import adapters
-from support.certificates import fake_wkhtmltopdf, make_due, pdf_text
+from support.certificates import drain, fake_wkhtmltopdf, make_due, pdf_text
 from support.factories import create_course, create_user, pending_certificate
 from support.live import Service, call
 from support.waits import wait_until
@@ -74,6 +74,24 @@ def test_health_answers_at_once_while_renders_run(live_server, db, settings, tmp
         latencies.append(time.perf_counter() - started)
     assert len(latencies) > 10 and max(latencies) < 1.0, latencies  # blocked: >= 2 s
     assert wait_until(lambda: db.certificates.count_documents({"status": "active"}) == len(certs), timeout=15)
+
+
+def test_pictures_and_revoked_copies_wait_while_the_worker_renders(db, settings, test_env, tmp_path):
+    issued = pending_certificate(db, settings)
+    drain(db, settings, copies=False)  # active; its picture and REVOKED copy are due
+    waiting = pending_certificate(db, settings)
+    slow = fake_wkhtmltopdf(tmp_path / "bin", f'sleep 2; exec {REAL_WKHTMLTOPDF} "$@"')
+    worker = start_worker(tmp_path / "w", db, test_env, PATH=slow, LMS_WORKER_CONCURRENCY="2")
+    try:
+        assert wait_until(lambda: db.certificates.find_one({"_id": waiting["_id"], "status": "rendering"}))
+        time.sleep(1)  # a free slot meanwhile, and the follow-up due all along
+        assert db.certificates.find_one({"_id": waiting["_id"]})["status"] == "rendering"
+        assert db.certificateStamps.find_one({"_id": issued["_id"]})["status"] == "due"
+        assert wait_until(lambda: db.certificates.find_one({"_id": waiting["_id"], "status": "active"}), timeout=15)
+        assert wait_until(lambda: db.certificateStamps.count_documents({}) == 0, timeout=15)
+    finally:
+        assert worker.stop() == 0
+    assert db.certificates.find_one({"_id": issued["_id"]})["previewUrl"]
 
 
 def test_a_killed_worker_s_job_is_finished_by_another_once_its_lease_runs_out(db, settings, test_env, tmp_path):
