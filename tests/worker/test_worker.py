@@ -136,9 +136,12 @@ def test_three_workers_render_thirty_certificates_each_exactly_once(
         db, make_settings, test_env, tmp_path, cloudinary_double):
     settings = make_settings(CLOUDINARY_URL=cloudinary_double.url)
     course = create_course(db, price=0)
-    certs = [pending_certificate(db, settings, course=course) for _ in range(30)]
+    # Renders that take a second, so that one worker (rendering its claims together) cannot
+    # finish them all before the others poll.
+    slow = fake_wkhtmltopdf(tmp_path / "bin", f'sleep 1; exec {REAL_WKHTMLTOPDF} "$@"')
     workers = [start_worker(tmp_path / f"w{n}", db, test_env, CLOUDINARY_URL=cloudinary_double.url,
-                            LMS_WORKER_CONCURRENCY="2") for n in range(3)]
+                            LMS_WORKER_CONCURRENCY="2", PATH=slow) for n in range(3)]
+    certs = [pending_certificate(db, settings, course=course) for _ in range(30)]
     try:
         assert wait_until(lambda: db.certificates.count_documents({"status": "active"}) == 30, timeout=120)
         # Their REVOKED copies follow, made when no render waits.
