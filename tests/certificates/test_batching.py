@@ -87,3 +87,21 @@ def test_a_shared_run_that_fails_renders_each_alone_and_only_the_page_that_broke
     assert db.certificateStamps.count_documents({"_id": bad["_id"]}) == 0
     for cert in good:
         assert cert["studentName"] in pdf_text(stored_pdf(settings, db.certificates.find_one({"_id": cert["_id"]})))
+
+
+def test_a_shared_run_that_returns_other_pages_is_dropped_and_each_is_rendered_alone(
+        db, settings, tmp_path, monkeypatch):
+    runs, page = tmp_path / "runs.log", tmp_path / "page.html"
+    # A renderer that makes one blank page of any document of several pages.
+    monkeypatch.setenv("PATH", fake_wkhtmltopdf(tmp_path / "bin", (
+        f'cat > {page}; echo run >> {runs}; if grep -q "page-break-before" {page}; then '
+        f'echo "<html><body>one page</body></html>" > {page}; fi; exec {REAL_WKHTMLTOPDF} "$@" < {page}')))
+    course = create_course(db, price=0)
+    certs = [pending_certificate(db, settings, course=course, name=name) for name in ("Ivy One", "Jon Two")]
+
+    claimed = issuing.claim_together(db, WORKER)
+    assert issuing.issue_together(db, claimed, WORKER, **tools(settings)) == ["active", "active"]
+    assert runs.read_text().count("run") == 3  # the shared run, then each alone
+    for cert in certs:
+        pdf = stored_pdf(settings, db.certificates.find_one({"_id": cert["_id"]}))
+        assert cert["studentName"] in pdf_text(pdf) and "one page" not in pdf_text(pdf)
