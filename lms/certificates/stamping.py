@@ -50,8 +50,9 @@ FILES = (  # record field of the URL, key suffix, content type
 
 
 def schedule(db, cert, pdf, verify_url):
-    """Queue the REVOKED copy of ``cert``'s clean ``pdf`` (replacing one queued for an earlier
-    render), its stamp linking to ``verify_url``. Called before the certificate is made active."""
+    """Queue the picture and the REVOKED copy of ``cert``'s clean ``pdf`` (replacing a job queued
+    for an earlier render), the stamp linking to ``verify_url``. Called before the certificate is
+    made active."""
     db[COLLECTION].replace_one({"_id": cert["_id"]}, {
         "certId": cert["certId"], "hash": hashlib.sha256(pdf).hexdigest(), "pdf": Binary(pdf),
         "verifyUrl": verify_url, "urgent": False,
@@ -99,9 +100,9 @@ def backoff(attempts):
 
 
 def stamp(db, job, worker_id, *, storage, renderer, on_change=None, **_):
-    """Make, store and record the REVOKED copy of a claimed job; returns "done", "waiting" (to be
-    tried again), "dropped" (the certificate was re-rendered or deleted meanwhile) or None (the job
-    was no longer ours)."""
+    """Make, store and record the picture and the REVOKED copy of a claimed job (``FILES``);
+    returns "done", "waiting" (to be tried again), "dropped" (the certificate was re-rendered or
+    deleted meanwhile) or None (the job was no longer ours)."""
     mine = {"_id": job["_id"], "status": "stamping", "claimedBy": worker_id}
     cert = db.certificates.find_one({"_id": job["_id"]}, {"hash": 1, "certId": 1, "status": 1})
     if cert is None or (cert.get("hash") != job["hash"] and cert["status"] not in ("pending", "rendering")):
