@@ -54,16 +54,15 @@ _NOT_MODIFIED = bottle.BaseResponse.bad_headers[304]  # what Bottle leaves out o
 
 
 class Entry:
-    """One kept answer: ``body`` as the handler returned it, and what a hit sends, made once."""
+    """One kept answer: the body's bytes (``data``), and what a hit sends, made once."""
 
-    __slots__ = ("key", "expires", "namespace", "status", "headers", "body", "cost", "data", "etag", "head",
-                 "spellings")
+    __slots__ = ("key", "expires", "namespace", "status", "headers", "cost", "data", "etag", "head", "spellings")
 
     def __init__(self, key, expires, namespace, status, headers, body):
         self.key, self.expires, self.namespace, self.status = key, expires, namespace, status
-        self.headers, self.body = headers, body
-        self.cost = len(body) + ENTRY_OVERHEAD
+        self.headers = headers
         self.data = body.encode()
+        self.cost = len(self.data) + ENTRY_OVERHEAD
         self.etag = '"' + hashlib.blake2b(self.data, digest_size=12).hexdigest() + '"'
         sent = [(name.title(), value) for name, value in  # names as Bottle sends them: "Etag"
                 (*headers.items(), ("Content-Length", str(len(self.data))), ("ETag", self.etag))]

@@ -188,4 +188,4 @@ def test_spellings_found_before_routing_are_few_per_answer(client, db, runtime):
             assert client.get("/api/courses?page=" + "0" * zeros + "1" + more).json == first
     assert len(runtime.cache.entries) == 1 and len(runtime.cache.spelled) == MAX_SPELLINGS
     [entry] = runtime.cache.entries.values()
-    assert runtime.cache.bytes == entry.cost > len(entry.body) + MAX_SPELLINGS * ENTRY_OVERHEAD
+    assert runtime.cache.bytes == entry.cost > len(entry.data) + MAX_SPELLINGS * ENTRY_OVERHEAD
