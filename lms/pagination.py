@@ -41,6 +41,7 @@ from datetime import datetime, timedelta, timezone
 from pymongo import ASCENDING as ASC, DESCENDING as DESC
 from pymongo.errors import PyMongoError
 
+from .db import INDEXES, now
 from .errors import ValidationError
 
 REACH = 1000
@@ -168,7 +169,7 @@ def _windows(collection, query, sort):
         else:
             return plain(need, None)
         stop = low if descending else high
-        width, start = FIRST_WINDOW, edge or _now()
+        width, start = FIRST_WINDOW, edge or now()
         while len(rows) < need:
             far = start - width if descending else start + width
             near = {} if edge is None else {("$lte" if inclusive else "$lt") if descending else
@@ -201,10 +202,6 @@ def _plain(collection, query, sort, index):
         found = collection.find({**query, **_after(sort, after)} if after else query, fields).sort(sort)
         return list((found.hint(index) if index else found).limit(need))
     return walk
-
-
-def _now():
-    return datetime.now(timezone.utc)
 
 
 def _after(sort, values):
@@ -258,7 +255,6 @@ def index_for(collection_name, query, sort):
     """The name of the index in ``lms.db.INDEXES`` that returns ``query`` in ``sort`` order, or
     None: its keys are the query's fields (equalities), then the sort's keys in their directions
     (or all reversed)."""
-    from .db import INDEXES
     if any(k.startswith("$") or isinstance(v, dict) for k, v in query.items()):
         return None
     for model in INDEXES.get(collection_name, ()):
