@@ -73,13 +73,9 @@ def claim_together(db, worker_id, most=BATCH):
     """Claim a due certificate and up to ``most`` - 1 more of its course, to be rendered together
     (``issue_together``); [] if none is due."""
     first = claim(db, worker_id)
-    certs = [first] if first else []
-    while certs and len(certs) < most:
-        more = JOBS.claim(db, worker_id, where={"courseId": first["courseId"]})
-        if more is None:
-            break
-        certs.append(more)
-    return certs
+    if first is None:
+        return []
+    return [first, *JOBS.claim_like(db, first, "courseId", worker_id, most - 1)] if most > 1 else [first]
 
 
 def start_due(db, worker, **tools):

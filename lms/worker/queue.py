@@ -2,8 +2,13 @@
 
 A job is a document with a ``status``: ``waiting`` until its ``nextAttemptAt``, ``running`` while
 a worker holds its lease, then ``done``, or back to ``waiting`` with a backoff after a failure,
-and ``failed`` after ``max_attempts``. A claim is one ``find_one_and_update``, so no job is taken
-twice; it takes a due waiting job, or a running one whose lease ran out (its worker died).
+and ``failed`` after ``max_attempts``. A claim takes a running job whose lease ran out (its worker
+died) or else the waiting job due first: it finds one through an index and takes it with a write
+guarded by its ``_id`` and the state it was found in, so no job is taken twice (a claim that
+loses the race finds the next). Not one ``find_one_and_update``: the embedded server re-asserts
+a findAndModify's query inside an ``$and`` at the write, which it plans as a scan of the whole
+collection, so every claim cost as much as all the jobs ever done (0.13 s at 20,000 documents,
+measured); an update keyed by ``_id`` and a find on the queue's indexes stay flat.
 Every write after a claim is guarded by the status and the worker id, so a late worker (whose
 lease expired and whose job another worker took over) can never overwrite the newer result.
 
@@ -21,12 +26,11 @@ milliseconds instead of at the next poll; workers in other processes find it at 
 """
 from datetime import timedelta
 
-from pymongo import ReturnDocument
-
 from ..db import now
 
 LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 5
+CLAIM_TRIES = 10  # claims lost to other workers in a row before this poll gives up
 BACKOFF_BASE, BACKOFF_MAX = 10, 3600  # seconds: 10, 20, 40, 80 ...
 
 _subscribers = set()  # callables woken whenever any queue of this process gets a job
@@ -73,20 +77,50 @@ class LeasedQueue:
         for wake in list(_subscribers):
             wake()
 
-    def claim(self, db, worker_id, where=None):
-        """Atomically take one due job for ``worker_id`` (one matching ``where`` too, a query,
-        when given); None when there is none."""
+    def claim(self, db, worker_id):
+        """Atomically take one due job for ``worker_id``; None when there is none."""
         t = now()
-        claimed = {"status": self.running, "leaseUntil": t + self.lease, "claimedBy": worker_id}
-        due = {"$or": [{"status": self.waiting, "nextAttemptAt": {"$lte": t}},
-                       {"status": self.running, "leaseUntil": {"$lt": t}}]}
-        # The before-image says whether this claim changed the status (a waiting job) or took
-        # over a running one whose lease ran out; the job after it follows from the update.
-        before = db[self.collection].find_one_and_update(
-            {**where, **due} if where else due,
-            {"$set": claimed, "$inc": {"attempts": 1}},
-            sort=[("nextAttemptAt", 1)], return_document=ReturnDocument.BEFORE)
-        if before is None:
+        # One index each, (status, leaseUntil) and (status, nextAttemptAt): the embedded
+        # server scans the collection for an $or, or for a query with a field its index lacks.
+        for found_as, order in (({"status": self.running, "leaseUntil": {"$lt": t}}, None),
+                                ({"status": self.waiting, "nextAttemptAt": {"$lte": t}}, [("nextAttemptAt", 1)])):
+            for _ in range(CLAIM_TRIES):
+                before = db[self.collection].find_one(found_as, sort=order)
+                if before is None:
+                    break
+                job = self._take(db, before, found_as, worker_id, t)
+                if job is not None:
+                    return job
+        return None
+
+    def claim_like(self, db, first, field, worker_id, most):
+        """Take up to ``most`` more due waiting jobs with ``first``'s value of ``field`` (a
+        field that the queue's collection indexes together with ``status``); [] if none."""
+        t = now()
+        found_as = {field: first[field], "status": self.waiting}
+        due = [job["_id"] for job in db[self.collection].find(found_as, {"nextAttemptAt": 1}).limit(most * 2)
+               if job["nextAttemptAt"] <= t][:most]  # filtered here: a range would cost a scan
+        if not due:
+            return []
+        claimed = self._claimed(worker_id, t)
+        db[self.collection].update_many({"_id": {"$in": due}, **found_as, "nextAttemptAt": {"$lte": t}},
+                                        {"$set": claimed, "$inc": {"attempts": 1}})
+        # Ours are those with this claim's lease (another worker may have taken some meanwhile).
+        jobs = list(db[self.collection].find({"_id": {"$in": due}, "claimedBy": worker_id,
+                                              "leaseUntil": claimed["leaseUntil"]}))
+        for job in jobs:
+            self._moved(db, job, self.waiting, self.running)
+        return jobs
+
+    def _claimed(self, worker_id, t):
+        return {"status": self.running, "leaseUntil": t + self.lease, "claimedBy": worker_id}
+
+    def _take(self, db, before, found_as, worker_id, t):
+        """Claim ``before`` if it is still as it was found (``found_as``, its attempts); the job
+        as claimed, or None when another worker was first."""
+        claimed = self._claimed(worker_id, t)
+        guard = {"_id": before["_id"], **found_as, "attempts": before.get("attempts")}
+        if not db[self.collection].update_one(guard, {"$set": claimed, "$inc": {"attempts": 1}}).matched_count:
             return None
         job = {**before, **claimed, "attempts": before.get("attempts", 0) + 1}
         self._moved(db, job, before["status"], self.running)
