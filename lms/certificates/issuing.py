@@ -41,6 +41,7 @@ problem can never undo an issued certificate; the price is that a worker dying i
 milliseconds between the two leaves an active certificate whose
 ``emailStatus`` stays ``queued`` without a mail (the student still sees it in the app).
 """
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -122,8 +123,12 @@ def issue_together(db, certs, worker_id, **tools):
         # them at once; a certificate rendered alone takes its turn, one wkhtmltopdf at a time.
         # The audit entries, mails and notifications come once all of them are active (``news``).
         news = []
+        # Ownership, checked before the uploads (see ``_issue``), in one write for all of them.
+        renewed = False
+        with contextlib.suppress(PyMongoError):  # then each renews its own
+            renewed = len(rendered) > 1 and JOBS.renew_all(db, [c for c in certs if c["_id"] in rendered], worker_id)
         ready.update({c["_id"]: gevent.spawn(_issue, db, c, worker_id, news, email=emails.get(c["userId"]),
-                                             rendered=rendered[c["_id"]], **tools)
+                                             rendered=rendered[c["_id"]], renewed=renewed, **tools)
                       for c in certs if c["_id"] in rendered})
         alone = {c["_id"]: _issue(db, c, worker_id, news, email=emails.get(c["userId"]), spooled=spooled.get(c["_id"]),
                                   **tools) for c in certs if c["_id"] not in rendered}
@@ -144,10 +149,11 @@ def issue(db, cert, worker_id, **tools):
 
 
 def _issue(db, cert, worker_id, news, *, email, storage, renderer, urls, org_name, keyring, storage_retry_hours=24,
-           on_change=None, spooled=None, rendered=None):
+           on_change=None, spooled=None, rendered=None, renewed=False):
     """``issue`` of ``cert`` for the student at ``email`` (None: the account is gone), whose files
     wait in the spool (``spooled``) or whose page is ``rendered`` already
-    (``rendering.render_together``); once it is active, what is to be told of it goes on
+    (``rendering.render_together``), its lease ``renewed`` with the others'; once it is active,
+    what is to be told of it goes on
     ``news``: ``(the certificate as stored, email, whether it was a re-issue)``."""
     if cert["attempts"] > JOBS.max_attempts and not spooled:
         # Claimed again after its worker died mid-render more often than it may be tried:
@@ -163,7 +169,7 @@ def _issue(db, cert, worker_id, news, *, email, storage, renderer, urls, org_nam
                                              keyring=keyring, rendered=rendered)
         # Ownership is checked (by renewing the lease) right before the upload: a worker that lost
         # its job while rendering must not overwrite the files of the worker that took it over.
-        if not JOBS.renew(db, cert, worker_id):
+        if not (renewed or JOBS.renew(db, cert, worker_id)):
             return None
         try:
             fields = {**fields, **{field: storage.put(key, data, kind) for field, key, data, kind in files}}

@@ -135,6 +135,13 @@ class LeasedQueue:
                                                 {"$set": {"leaseUntil": now() + self.lease}})
         return result.matched_count == 1
 
+    def renew_all(self, db, jobs, worker_id):
+        """``renew`` of several jobs in one write; True when every one of them is still ours."""
+        result = db[self.collection].update_many(
+            {"_id": {"$in": [job["_id"] for job in jobs]}, "status": self.running, "claimedBy": worker_id},
+            {"$set": {"leaseUntil": now() + self.lease}})
+        return result.matched_count == len(jobs)
+
     def finish(self, db, job, worker_id, fields):
         """Mark the job done with ``fields``; False when it was no longer ours."""
         result = db[self.collection].update_one(

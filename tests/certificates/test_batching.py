@@ -105,3 +105,22 @@ def test_a_shared_run_that_returns_other_pages_is_dropped_and_each_is_rendered_a
     for cert in certs:
         pdf = stored_pdf(settings, db.certificates.find_one({"_id": cert["_id"]}))
         assert cert["studentName"] in pdf_text(pdf) and "one page" not in pdf_text(pdf)
+
+
+def test_a_certificate_taken_over_during_a_shared_render_is_left_to_its_new_worker(db, settings):
+    course = create_course(db, price=0)
+    certs = [pending_certificate(db, settings, course=course, name=name) for name in ("Kim One", "Lee Two", "Max Three")]
+    claimed = issuing.claim_together(db, WORKER)
+    taken = certs[1]["_id"]
+    # its lease ran out while the render ran, and another worker claimed it
+    db.certificates.update_one({"_id": taken}, {"$set": {"claimedBy": "other-worker"}})
+
+    statuses = dict(zip((c["_id"] for c in claimed), issuing.issue_together(db, claimed, WORKER, **tools(settings))))
+
+    assert statuses == {certs[0]["_id"]: "active", taken: None, certs[2]["_id"]: "active"}
+    left = db.certificates.find_one({"_id": taken})
+    assert (left["status"], left["claimedBy"], left["pdfUrl"], left["hash"]) == ("rendering", "other-worker", None, None)
+    assert db.certificateStamps.count_documents({"_id": taken}) == 0
+    assert not db.auditLogs.find_one({"action": "certificate.issue", "targetId": certs[1]["certId"]})
+    stored = [path.name for path in tools(settings)["storage"].root.rglob("*") if path.is_file()]
+    assert stored and not [name for name in stored if certs[1]["certId"] in name]  # no file of its overwritten
