@@ -41,7 +41,7 @@ STATUSES = ("pending", "rendering", "active", "revoked", "failed")
 # The queue of renders is the collection itself (see lms.certificates.issuing); every status
 # change it makes, and those below (revoke, re-issue), move the certificate's day count.
 JOBS = LeasedQueue("certificates", waiting="pending", running="rendering", done="active",
-                   on_move=stats.certificate_moved)
+                   on_move=stats.certificates_moved)
 
 
 def new_cert_id(prefix):
@@ -135,7 +135,7 @@ def revoke(db, cert_id, reason, actor):
     if cert is None:
         get(db, cert_id)  # 404 when there is no such certificate
         raise Conflict("This certificate is already revoked", code="already_revoked")
-    stats.certificate_moved(db, cert, cert["status"], "revoked")
+    stats.certificates_moved(db, [cert], cert["status"], "revoked")
     db.certificateSpool.delete_one({"_id": cert["_id"]})  # an upload still waiting is not needed now
     if cert.get("revokedCopyDue") and stamping.hurry(db, cert):  # its REVOKED copy is not made yet: now
         JOBS.enqueued()
@@ -187,7 +187,7 @@ def requeue(db, cert, actor, *, restore=False, batch=None):
         return_document=ReturnDocument.AFTER)
     if updated is None:
         raise Conflict("The certificate changed meanwhile; look again and retry", code="certificate_changed")
-    stats.certificate_moved(db, cert, cert["status"], "pending")
+    stats.certificates_moved(db, [cert], cert["status"], "pending")
     db.certificateSpool.delete_one({"_id": cert["_id"]})  # a re-issue renders afresh
     JOBS.enqueued()
     changes = {k: {"from": cert[k], "to": v} for k, v in snapshot.items() if cert[k] != v}

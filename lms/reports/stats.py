@@ -48,6 +48,7 @@ Decisions:
   counted until ``rebuild`` runs.
 """
 import logging
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from pymongo.errors import DuplicateKeyError
@@ -130,10 +131,14 @@ def completed(db, at):
     _bump(db, day_of(at), _completion(1))
 
 
-def certificate_moved(db, cert, old, new):
-    """A certificate went from status ``old`` to ``new`` (``old`` None: it was inserted)."""
-    if old != new:
-        _bump(db, day_of(cert["createdAt"]), {**(_certificate(old, -1) if old else {}), **_certificate(new, 1)})
+def certificates_moved(db, certs, old, new):
+    """``certs`` went from status ``old`` to ``new`` (``old`` None: they were inserted): one
+    write for each day they were created on."""
+    if old == new:
+        return
+    days = Counter(day_of(cert["createdAt"]) for cert in certs)
+    for day, n in days.items():
+        _bump(db, day, {**(_certificate(old, -n) if old else {}), **_certificate(new, n)})
 
 
 def money_moved(db, row, movements, n=1):

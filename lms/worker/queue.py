@@ -16,7 +16,7 @@ lease expired and whose job another worker took over) can never overwrite the ne
     job = CERTIFICATES.claim(db, worker_id)
     ... CERTIFICATES.finish(db, job, worker_id, {"pdfUrl": url})
 
-A queue may be told of every status change (``on_move(db, job, old, new)``, called after the
+A queue may be told of every status change (``on_move(db, jobs, old, new)``, called after the
 write that made it landed, and only then): the certificates' keeps the day counters of
 ``lms.reports.stats``.
 
@@ -56,9 +56,9 @@ class LeasedQueue:
         self.lease, self.max_attempts = lease, max_attempts
         self.on_move = on_move
 
-    def _moved(self, db, job, old, new):
-        if self.on_move and old != new:
-            self.on_move(db, job, old, new)
+    def _moved(self, db, jobs, old, new):
+        if self.on_move and old != new and jobs:
+            self.on_move(db, jobs, old, new)
 
     def __repr__(self):
         return f"LeasedQueue({self.collection!r})"
@@ -68,7 +68,7 @@ class LeasedQueue:
         stamp = now()
         job = {**job, "status": self.waiting, "attempts": 0, "nextAttemptAt": stamp}
         db[self.collection].insert_one(job)
-        self._moved(db, job, None, self.waiting)
+        self._moved(db, [job], None, self.waiting)
         self.enqueued()
         return job
 
@@ -108,8 +108,7 @@ class LeasedQueue:
         # Ours are those with this claim's lease (another worker may have taken some meanwhile).
         jobs = list(db[self.collection].find({"_id": {"$in": due}, "claimedBy": worker_id,
                                               "leaseUntil": claimed["leaseUntil"]}))
-        for job in jobs:
-            self._moved(db, job, self.waiting, self.running)
+        self._moved(db, jobs, self.waiting, self.running)
         return jobs
 
     def _claimed(self, worker_id, t):
@@ -123,7 +122,7 @@ class LeasedQueue:
         if not db[self.collection].update_one(guard, {"$set": claimed, "$inc": {"attempts": 1}}).matched_count:
             return None
         job = {**before, **claimed, "attempts": before.get("attempts", 0) + 1}
-        self._moved(db, job, before["status"], self.running)
+        self._moved(db, [job], before["status"], self.running)
         return job
 
     def _mine(self, job, worker_id):
@@ -154,7 +153,7 @@ class LeasedQueue:
         ``status``)."""
         if result.matched_count != 1:
             return False
-        self._moved(db, job, self.running, status)
+        self._moved(db, [job], self.running, status)
         return True
 
     def postpone(self, db, job, worker_id, until, fields=None):

@@ -10,6 +10,7 @@ from lms.adapters.mail.queue import MAIL
 from lms.certificates import issuing
 from lms.certificates.records import JOBS
 from lms.db import INDEXES, new_id, now
+from lms.reports import stats
 from support.factories import create_course, pending_certificate
 
 
@@ -130,3 +131,5 @@ def test_a_job_not_due_yet_is_left_alone_by_a_batch(db, settings):
 
     assert sorted(c["_id"] for c in claimed) == sorted([first["_id"], due["_id"]])
     assert db.certificates.find_one({"_id": later["_id"]})["status"] == "pending"
+    counted = db.dailyStats.find_one({"_id": stats.day_of(first["createdAt"])})["certificates"]
+    assert {status: n for status, n in counted.items() if n} == {"pending": 1, JOBS.running: 2}
