@@ -10,13 +10,15 @@ number of events at both sizes), written straight into the service's database wi
 For each staff list (students, enrollments, payments, users, certificates, the audit log,
 submissions) it times the first page, a deep page by number (page 50 of 20) and the same deep
 page by cursor (following ``nextCursor`` from the first page; "no nextCursor" where the answer
-has none), then the analytics and a few filtered lists; ms per request (p50 and max of
+has none), then the analytics and a few filtered lists, and the worker's claim of a due certificate among
+them all (``time_claims``); ms per request (p50 and max of
 ``--repeat``), and at the end each check's growth from the smallest to the largest size. A page
 that costs the same at 10x the data grows ~1.0x; one that reads everything before it grows ~10x.
 """
 import argparse
 import random
 import time
+from datetime import timedelta
 
 import pymongo
 
@@ -24,6 +26,8 @@ from common import Stack, call, summary, timed
 from seed import generate, load, take, finish
 from support import factories as data
 from support.live import cookies_from
+from lms.certificates import issuing
+from lms.db import new_id, now
 
 ADMIN = {"email": "bench-admin@example.com", "password": "bench-admin-password"}
 LISTS = {"students": "/api/admin/students", "enrollments": "/api/admin/enrollments",
@@ -97,6 +101,24 @@ def time_checks(url, repeat, course_id):
     return results
 
 
+def time_claims(db, repeat):
+    """The worker's claim of a due certificate (with its course's batch, ``claim_together``)
+    among all the certificates there are, by this process on the service's database (whose own
+    worker is off): one due copy of a stored certificate is queued, claimed and removed each time.
+    The seed's pending certificates are made to wait first: a due backlog is the worker's to
+    drain, and the embedded server reads all of it for a claim (see ``lms.worker.queue``)."""
+    db.certificates.update_many({"status": "pending"}, {"$set": {"nextAttemptAt": now() + timedelta(days=30)}})
+    model = db.certificates.find_one({"status": "active"})
+    samples = []
+    for i in range(repeat):
+        cert = {**model, "_id": new_id(), "certId": f"BENCH-CLAIM-{i}", "userId": new_id(),
+                "status": "pending", "attempts": 0, "nextAttemptAt": now()}
+        db.certificates.insert_one(cert)
+        samples.append(timed(lambda: issuing.claim_together(db, "bench-worker")))
+        db.certificates.delete_one({"_id": cert["_id"]})
+    return {"worker: claim a due certificate": {**summary(samples), "failed": ""}}
+
+
 def measure(sizes=(10_000, 100_000), repeat=5, report=None):
     """{size: {check: summary}}; ``report(size, counts, results)`` is called after each size."""
     rows = generate(max(sizes), random.Random(7))
@@ -111,7 +133,7 @@ def measure(sizes=(10_000, 100_000), repeat=5, report=None):
             load(db, take(rows, size - loaded))
             finish(db)
             loaded = size
-            found[size] = time_checks(stack.url, repeat, db.courses.find_one()["_id"])
+            found[size] = {**time_checks(stack.url, repeat, db.courses.find_one()["_id"]), **time_claims(db, repeat)}
             if report:
                 counts = {name: db[name].estimated_document_count() for name in
                           ("users", "payments", "certificates", "submissions", "auditLogs")}
