@@ -17,7 +17,7 @@ class DatabaseServer:
 
     @property
     def uri(self):
-        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true&retryWrites=false"  # as lms.db's
 
     def start(self):
         exe = str(Path(sys.executable).parent / "secantusd-py")

@@ -5,6 +5,7 @@ import time
 
 import pymongo
 
+from lms.db import EmbeddedServer
 from support.live import Service, alive
 from support.waits import wait_until
 
@@ -128,3 +129,31 @@ def test_create_admin_validates_and_refuses_duplicates(tmp_path, mongo_uri):
     finally:
         client.drop_database(client.get_default_database().name)
         client.close()
+
+
+def test_writes_to_the_embedded_database_leave_no_retry_records(tmp_path):
+    """A retryable write is recorded by the embedded server for 30 minutes, and every later
+    write scans (past 10,000, sorts) those records; with no failover to ride out, its URI says
+    ``retryWrites=false``, so the driver sends no transaction number to record."""
+    server = EmbeddedServer(tmp_path)
+    writes = []
+
+    class Writes(pymongo.monitoring.CommandListener):
+        def started(self, event):
+            if event.command_name in ("insert", "update", "findAndModify"):
+                writes.append(event.command)
+
+        def succeeded(self, event):
+            pass
+
+        def failed(self, event):
+            pass
+    client = pymongo.MongoClient(server.start(), event_listeners=[Writes()])
+    try:
+        client.lms.probe.insert_one({"_id": 1, "n": 0})
+        client.lms.probe.update_one({"_id": 1}, {"$inc": {"n": 1}})
+        client.lms.probe.find_one_and_update({"_id": 1}, {"$inc": {"n": 1}})
+    finally:
+        client.close()
+        server.stop()
+    assert len(writes) == 3 and not [command for command in writes if "txnNumber" in command]
