@@ -41,6 +41,35 @@ def now():
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 
+def find_one_and_update(collection, query, update, *, after=False):
+    """``collection.find_one_and_update(query, update)``: the document as it was (with ``after``,
+    as the update left it), or None when none matches; a find, then an update keyed by its
+    ``_id``.
+
+    The embedded server writes a findAndModify through ``{"_id": ..., "$and": [query]}``, which
+    it plans as a scan of the whole collection (7 ms at 1,000 documents, 126 ms at 20,000); an
+    update keyed by a top-level ``_id`` is one index lookup at any size. The update re-asserts
+    ``query``, as the server's own findAndModify does, so it lands only while the document still
+    matches; when another write came first, the next match is tried. ``query`` holds no ``$or``
+    (which the embedded server scans for). With ``after``, ``update`` may only ``$set`` and
+    ``$unset`` top-level fields, and the document after is the one found with them applied.
+    """
+    if after and (set(update) - {"$set", "$unset"} or any("." in key for op in update.values() for key in op)):
+        raise ValueError("after= takes an update of top-level $set and $unset only")
+    while True:
+        before = collection.find_one(query)
+        if before is None:
+            return None
+        if collection.update_one({**query, "_id": before["_id"]}, update).matched_count:
+            break
+    if not after:
+        return before
+    done = {**before, **update.get("$set", {})}
+    for field in update.get("$unset", {}):
+        done.pop(field, None)
+    return done
+
+
 def iso(value):
     """ISO-8601 UTC with a ``Z``: the one time format of the API."""
     if value is None:

@@ -9,9 +9,8 @@ purpose), so two clicks on one link use it once.
 import secrets
 from datetime import timedelta
 
-from pymongo import ReturnDocument
 
-from ..db import new_id, now
+from ..db import find_one_and_update, new_id, now
 from .sessions import token_hash
 
 LIFETIMES = {"reset": timedelta(hours=1), "verify": timedelta(hours=24), "change": timedelta(hours=24)}
@@ -39,8 +38,7 @@ def peek(db, token, *purpose):
 
 def use(db, token, *purpose):
     """Use the token once; its document, or None when it is unknown, used, expired or for another purpose."""
-    return db.emailTokens.find_one_and_update(_usable(purpose, token), {"$set": {"usedAt": now()}},
-                                              return_document=ReturnDocument.AFTER)
+    return find_one_and_update(db.emailTokens, _usable(purpose, token), {"$set": {"usedAt": now()}}, after=True)
 
 
 def burn(db, user_id, *purpose):

@@ -23,11 +23,10 @@ import secrets
 from collections import namedtuple
 from datetime import timedelta
 
-from pymongo import ReturnDocument
 from ua_parser import parse as parse_user_agent
 
 from .. import audit
-from ..db import new_id, now
+from ..db import find_one_and_update, new_id, now
 from ..errors import Forbidden, NotFound, Unauthenticated
 from ..schema import Boolean, Shape, Text, Timestamp
 
@@ -67,10 +66,9 @@ def rotate(db, token, *, ip=None, user_agent=None):
     """Use ``token`` once: return (user document, ``Issued``); raise Unauthenticated, or
     Forbidden ``account_disabled``."""
     stamp = now()
-    session = db.sessions.find_one_and_update(
-        {"tokenHash": token_hash(token), "usedAt": None, "revokedAt": None,
-         "expiresAt": {"$gt": stamp}},
-        {"$set": {"usedAt": stamp}}, return_document=ReturnDocument.AFTER)
+    session = find_one_and_update(
+        db.sessions, {"tokenHash": token_hash(token), "usedAt": None, "revokedAt": None, "expiresAt": {"$gt": stamp}},
+        {"$set": {"usedAt": stamp}}, after=True)
     if session is None:
         _explain_refusal(db, token, stamp)
     user = db.users.find_one({"_id": session["userId"]})

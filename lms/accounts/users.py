@@ -1,11 +1,10 @@
 """Accounts: the ``users`` collection, sign-in by password, profile and admin changes, the
 bootstrap admin."""
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .. import audit
 from ..adapters.mail import messages, queue as mail
-from ..db import new_id, now
+from ..db import find_one_and_update, new_id, now
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
 from ..schema import Boolean, OneOf, Shape, Text, Timestamp
 from . import passwords, sessions
@@ -115,8 +114,7 @@ def change_password(db, user_id, current, new_password, *, rounds, actor, keep):
 def rename(db, user_id, name, actor):
     """The user changes their own name (certificates keep the name they were issued with)."""
     before = get(db, user_id)
-    user = db.users.find_one_and_update({"_id": user_id}, {"$set": {"name": name, "updatedAt": now()}},
-                                        return_document=ReturnDocument.AFTER)
+    user = find_one_and_update(db.users, {"_id": user_id}, {"$set": {"name": name, "updatedAt": now()}}, after=True)
     if before["name"] != name:
         audit.record(db, actor, "user.profile_update", "user", user_id, fields=["name"])
     return user
@@ -128,8 +126,7 @@ def update(db, user_id, changes, actor):
         raise Conflict("You cannot change your own role or disable yourself", code="self_change")
     changes = {k: v for k, v in changes.items() if k in ("role", "disabled")}
     before = get(db, user_id)
-    user = db.users.find_one_and_update({"_id": user_id}, {"$set": {**changes, "updatedAt": now()}},
-                                        return_document=ReturnDocument.AFTER)
+    user = find_one_and_update(db.users, {"_id": user_id}, {"$set": {**changes, "updatedAt": now()}}, after=True)
     if changes.get("disabled"):
         sessions.revoke_all(db, user_id)
     diff = {k: {"from": before.get(k), "to": v} for k, v in changes.items() if before.get(k) != v}

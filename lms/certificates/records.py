@@ -22,12 +22,11 @@ import hashlib
 import re
 import secrets
 
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .. import audit
 from ..accounts import notifications
-from ..db import new_id, now
+from ..db import find_one_and_update, new_id, now
 from ..pagination import paginate
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..adapters.storage import kinds as files
@@ -127,11 +126,10 @@ def revoke(db, cert_id, reason, actor):
     final write only matches a certificate still ``rendering``. A REVOKED copy not made yet is
     made next, before any waiting render (``stamping``)."""
     stamp = now()
-    cert = db.certificates.find_one_and_update(
-        {"certId": cert_id, "status": {"$ne": "revoked"}},
+    cert = find_one_and_update(
+        db.certificates, {"certId": cert_id, "status": {"$ne": "revoked"}},
         {"$set": {"status": "revoked", "revokedAt": stamp, "revokedBy": actor.id, "revokeReason": reason},
-         "$unset": {"leaseUntil": "", "claimedBy": ""}},
-        return_document=ReturnDocument.BEFORE)
+         "$unset": {"leaseUntil": "", "claimedBy": ""}})
     if cert is None:
         get(db, cert_id)  # 404 when there is no such certificate
         raise Conflict("This certificate is already revoked", code="already_revoked")
@@ -181,10 +179,8 @@ def requeue(db, cert, actor, *, restore=False, batch=None):
     if cert["status"] == "revoked":  # reinstated: valid again once its new PDF is made, not before
         fields.update(revokedAt=None, revokedBy=None, revokeReason=None, hash=None)
     # Guarded by the status we judged: a revocation or a claim in between wins, we do not.
-    updated = db.certificates.find_one_and_update(
-        {"_id": cert["_id"], "status": cert["status"]},
-        {"$set": fields, "$unset": {"leaseUntil": "", "claimedBy": ""}},
-        return_document=ReturnDocument.AFTER)
+    updated = find_one_and_update(db.certificates, {"_id": cert["_id"], "status": cert["status"]},
+                                  {"$set": fields, "$unset": {"leaseUntil": "", "claimedBy": ""}}, after=True)
     if updated is None:
         raise Conflict("The certificate changed meanwhile; look again and retry", code="certificate_changed")
     stats.certificates_moved(db, [cert], cert["status"], "pending")

@@ -17,7 +17,7 @@ Decisions:
   lesson are kept (re-adding the lesson under its id restores them); they just stop counting.
 - When the set of lessons changes, every enrollment's stored numbers are recounted by the
   worker (``progress.schedule_recount``), so lists, exports and the learner's own view agree.
-- Every write is one ``find_one_and_update`` guarded by the ``updatedAt`` it was computed from,
+- Every write is guarded by the ``updatedAt`` it was computed from (``lms.db.find_one_and_update``),
   so two concurrent edits cannot together break a rule that each kept alone; the loser
   recomputes from the winner's result. An editor that sends the version it read
   (``if_version``, the route's ``If-Match``) gets 412 ``precondition_failed`` when the course
@@ -40,11 +40,10 @@ import secrets
 import unicodedata
 from datetime import timedelta
 
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .. import audit
-from ..db import new_id, now
+from ..db import find_one_and_update, new_id, now
 from ..errors import Conflict, PreconditionFailed, StorageError, ValidationError
 from ..schema import MISSING, Bool, Id, Int, List, Obj, Str, Url
 from . import courses, progress
@@ -169,9 +168,8 @@ def change(db, course_id, actor, compute):
         # the version always moves forward.
         stamp = max(now(), previous + timedelta(milliseconds=1))
         try:
-            course = db.courses.find_one_and_update(
-                {"_id": course_id, "updatedAt": previous}, {"$set": {**values, "updatedAt": stamp}},
-                return_document=ReturnDocument.AFTER)
+            course = find_one_and_update(db.courses, {"_id": course_id, "updatedAt": previous},
+                                         {"$set": {**values, "updatedAt": stamp}}, after=True)
         except DuplicateKeyError:
             raise _slug_taken(values.get("slug")) from None
         if course:

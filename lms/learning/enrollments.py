@@ -6,11 +6,10 @@ refunded (or cancelled), each step one guarded single-document update; how it is
 does not know. Each step that changes an enrollment's status tells the day counters
 (``reports.stats``), after its guarded write landed and only then.
 """
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .. import audit
-from ..db import new_id, now
+from ..db import find_one_and_update, new_id, now
 from ..pagination import paginate
 from ..errors import Conflict, Forbidden, NotFound
 from ..reports import stats
@@ -72,7 +71,7 @@ def open_pending(db, user_id, course):
 def _move(db, guard, changes):
     """One guarded status change: the enrollment after it, or None when the guard missed. The
     before-image names the status the day counters move the enrollment from."""
-    before = db.enrollments.find_one_and_update(guard, {"$set": changes}, return_document=ReturnDocument.BEFORE)
+    before = find_one_and_update(db.enrollments, guard, {"$set": changes})
     if before is None:
         return None
     stats.enrollment_moved(db, before, before["status"], changes["status"])
@@ -100,9 +99,9 @@ def attach_payment(db, enrollment_id, expected_payment_id, payment_id):
     """Point a pending enrollment at the Razorpay order row that is to pay for it, unless it no
     longer names ``expected_payment_id`` (another request attached its order first): a
     compare-and-set, so an enrollment has one open order however many requests race."""
-    return db.enrollments.find_one_and_update(
-        {"_id": enrollment_id, "status": "pending", "paymentId": expected_payment_id},
-        {"$set": {"paymentId": payment_id, "updatedAt": now()}}, return_document=ReturnDocument.AFTER)
+    return find_one_and_update(
+        db.enrollments, {"_id": enrollment_id, "status": "pending", "paymentId": expected_payment_id},
+        {"$set": {"paymentId": payment_id, "updatedAt": now()}}, after=True)
 
 
 def refund(db, enrollment_id, payment_id, actor):
@@ -120,9 +119,9 @@ def refund(db, enrollment_id, payment_id, actor):
 def rest_on(db, enrollment_id, old_payment_id, payment_id, actor):
     """An active enrollment whose payment ``old_payment_id`` no longer grants access rests on
     ``payment_id`` (another payment of it) from now on; once."""
-    enrollment = db.enrollments.find_one_and_update(
-        {"_id": enrollment_id, "status": "active", "paymentId": old_payment_id},
-        {"$set": {"paymentId": payment_id, "updatedAt": now()}}, return_document=ReturnDocument.AFTER)
+    enrollment = find_one_and_update(
+        db.enrollments, {"_id": enrollment_id, "status": "active", "paymentId": old_payment_id},
+        {"$set": {"paymentId": payment_id, "updatedAt": now()}}, after=True)
     if enrollment:
         audit.record(db, actor, "enrollment.payment_changed", "enrollment", enrollment_id,
                      fromPaymentId=old_payment_id, paymentId=payment_id)

@@ -32,12 +32,12 @@ import logging
 import secrets
 from collections import namedtuple
 
-from pymongo import ASCENDING as ASC, DESCENDING as DESC, ReturnDocument
+from pymongo import ASCENDING as ASC, DESCENDING as DESC
 
 from .. import audit
 from ..accounts import notifications
 from ..adapters.mail import messages, queue as mail
-from ..db import new_id, now
+from ..db import find_one_and_update, new_id, now
 from ..pagination import paginate
 from ..errors import (BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError,
                       UnsupportedMediaType, ValidationError)
@@ -165,11 +165,10 @@ def review(db, submission_id, status, grade, comments, actor, *, cert_prefix):
         courses.require_editor(course, actor)
     elif actor.role not in courses.PRIVILEGED:
         raise Forbidden("Only admins may review the submissions of a deleted course", code="not_course_instructor")
-    submission = db.submissions.find_one_and_update(
-        {"_id": submission_id, "status": "pending"},
+    submission = find_one_and_update(
+        db.submissions, {"_id": submission_id, "status": "pending"},
         {"$set": {"status": status, "verified": status == "approved", "grade": grade or None,
-                  "mentorComments": comments or None, "reviewedBy": actor.id, "reviewedAt": now()}},
-        return_document=ReturnDocument.AFTER)
+                  "mentorComments": comments or None, "reviewedBy": actor.id, "reviewedAt": now()}}, after=True)
     if submission is None:
         current = db.submissions.find_one({"_id": submission_id})
         raise Conflict(f"This submission was already {current['status']}", code="already_reviewed",

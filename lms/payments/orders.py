@@ -16,11 +16,10 @@ Decisions:
 import logging
 from datetime import timedelta
 
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .. import audit
-from ..db import new_id, now
+from ..db import find_one_and_update, new_id, now
 from ..errors import RazorpayUnavailable, ServiceUnavailable
 from . import CHECKOUT_ORDER
 from .checks import Checks
@@ -123,6 +122,5 @@ def note_mismatch(db, order, facts):
 
 def paid(db, order_id):
     """A payment of this order was captured: no more checks; never handed out again."""
-    return db.orders.find_one_and_update({"orderId": order_id, "status": "open"},
-                                         {"$set": {"status": "paid", "paidAt": now(), "nextCheckAt": None}},
-                                         return_document=ReturnDocument.AFTER)
+    return find_one_and_update(db.orders, {"orderId": order_id, "status": "open"},
+                               {"$set": {"status": "paid", "paidAt": now(), "nextCheckAt": None}}, after=True)
