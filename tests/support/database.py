@@ -4,6 +4,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from pymongo import MongoClient, monitoring
+
 from lms import db as database
 
 
@@ -49,3 +51,27 @@ def with_database(uri, name):
     """``uri`` with its database name replaced by ``name``."""
     parts = urlsplit(uri)
     return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+class Commands(monitoring.CommandListener):
+    """The commands a client sends, as (name, the command), but the ``endSessions`` of its close."""
+
+    def __init__(self):
+        self.sent = []
+
+    def started(self, event):
+        if event.command_name != "endSessions":
+            self.sent.append((event.command_name, event.command))
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+def watched(db):
+    """A client of its own on ``db``'s database, that database, and what the client sends."""
+    commands = Commands()
+    client = MongoClient(*db.client.address, tz_aware=True, directConnection=True, event_listeners=[commands])
+    return client, client[db.name], commands

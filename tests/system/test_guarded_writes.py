@@ -4,39 +4,23 @@ for it, sent as a find and an update keyed by ``_id`` (the embedded server runs 
 import threading
 
 import pytest
-from pymongo import MongoClient, monitoring
 
 from lms.db import find_one_and_update
-
-
-class Commands(monitoring.CommandListener):
-    def __init__(self):
-        self.sent = []
-
-    def started(self, event):
-        self.sent.append((event.command_name, event.command))
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
+from support.database import watched
 
 
 def test_the_write_is_keyed_by_id_and_re_asserts_the_query(db):
     db.tokens.insert_many([{"_id": f"t{i}", "hash": f"h{i}", "usedAt": None} for i in range(50)])
-    commands = Commands()
-    client = MongoClient(*db.client.address, tz_aware=True, directConnection=True, event_listeners=[commands])
+    client, watched_db, commands = watched(db)
     try:
-        used = find_one_and_update(client[db.name].tokens, {"hash": "h7", "usedAt": None}, {"$set": {"usedAt": 1}})
+        used = find_one_and_update(watched_db.tokens, {"hash": "h7", "usedAt": None}, {"$set": {"usedAt": 1}})
     finally:
         client.close()
 
     assert used == {"_id": "t7", "hash": "h7", "usedAt": None}  # as it was
     assert db.tokens.find_one({"_id": "t7"})["usedAt"] == 1
-    sent = [(name, command) for name, command in commands.sent if name != "endSessions"]  # the client's close
-    assert [name for name, _ in sent] == ["find", "update"]
-    update = sent[1][1]["updates"][0]
+    assert [name for name, _ in commands.sent] == ["find", "update"]
+    update = commands.sent[1][1]["updates"][0]
     assert update["q"] == {"hash": "h7", "usedAt": None, "_id": "t7"}
 
 

@@ -4,41 +4,17 @@ same however many jobs the queue has done: it finds through the queue's indexes 
 import threading
 from datetime import timedelta
 
-from pymongo import MongoClient, monitoring
-
 from lms.adapters.mail.queue import MAIL
 from lms.certificates import issuing
 from lms.certificates.records import JOBS
 from lms.db import INDEXES, new_id, now
 from lms.reports import stats
+from support.database import watched
 from support.factories import create_course, pending_certificate
 
 
 def queued(db, n, **fields):
     return [MAIL.enqueue(db, {"_id": new_id(), "to": f"s{i}@example.com", **fields})["_id"] for i in range(n)]
-
-
-class Commands(monitoring.CommandListener):
-    """The commands a client sends, as (name, the command)."""
-
-    def __init__(self):
-        self.sent = []
-
-    def started(self, event):
-        self.sent.append((event.command_name, event.command))
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
-
-
-def watched(db):
-    """A client of its own on the test's database, and what it sends."""
-    commands = Commands()
-    client = MongoClient(*db.client.address, tz_aware=True, directConnection=True, event_listeners=[commands])
-    return client, client[db.name], commands
 
 
 def served_by_an_index(collection, query):
