@@ -3,14 +3,12 @@
 A job is a document with a ``status``: ``waiting`` until its ``nextAttemptAt``, ``running`` while
 a worker holds its lease, then ``done``, or back to ``waiting`` with a backoff after a failure,
 and ``failed`` after ``max_attempts``. A claim takes a running job whose lease ran out (its worker
-died) or else the waiting job due first: it finds one through an index and takes it with a write
-guarded by its ``_id`` and the state it was found in, so no job is taken twice (a claim that
-loses the race finds the next). Not one ``find_one_and_update``: the embedded server re-asserts
-a findAndModify's query inside an ``$and`` at the write, which it plans as a scan of the whole
-collection, so every claim cost as much as all the jobs ever done (0.13 s at 20,000 documents,
-measured); an update keyed by ``_id`` and a find on the queue's indexes stay flat (the
-embedded server still reads every due job for the find: a claim grows with the backlog, not
-with the history).
+died) or else the waiting job due first, each found through an index of its own and taken by a
+write keyed by its ``_id`` that re-asserts the state it was found in (``lms.db.find_one_and_update``),
+so no job is taken twice (a claim that loses the race takes the next). The embedded server ran a
+claim's findAndModify as a scan of the whole collection, so every claim cost as much as all the
+jobs ever done (0.13 s at 20,000 documents, measured); it still reads every due job for the
+find: a claim grows with the backlog, not with the history.
 Every write after a claim is guarded by the status and the worker id, so a late worker (whose
 lease expired and whose job another worker took over) can never overwrite the newer result.
 
@@ -28,11 +26,10 @@ milliseconds instead of at the next poll; workers in other processes find it at 
 """
 from datetime import timedelta
 
-from ..db import now
+from ..db import find_one_and_update, now
 
 LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 5
-CLAIM_TRIES = 10  # claims lost to other workers in a row before this poll gives up
 BACKOFF_BASE, BACKOFF_MAX = 10, 3600  # seconds: 10, 20, 40, 80 ...
 
 _subscribers = set()  # callables woken whenever any queue of this process gets a job
@@ -82,17 +79,17 @@ class LeasedQueue:
     def claim(self, db, worker_id):
         """Atomically take one due job for ``worker_id``; None when there is none."""
         t = now()
+        claimed = self._claimed(worker_id, t)
         # One index each, (status, leaseUntil) and (status, nextAttemptAt): the embedded
         # server scans the collection for an $or, or for a query with a field its index lacks.
         for found_as, order in (({"status": self.running, "leaseUntil": {"$lt": t}}, None),
                                 ({"status": self.waiting, "nextAttemptAt": {"$lte": t}}, [("nextAttemptAt", 1)])):
-            for _ in range(CLAIM_TRIES):
-                before = db[self.collection].find_one(found_as, sort=order)
-                if before is None:
-                    break
-                job = self._take(db, before, found_as, worker_id, t)
-                if job is not None:
-                    return job
+            before = find_one_and_update(db[self.collection], found_as, {"$set": claimed, "$inc": {"attempts": 1}},
+                                         sort=order)
+            if before is not None:
+                job = {**before, **claimed, "attempts": before.get("attempts", 0) + 1}
+                self._moved(db, [job], before["status"], self.running)
+                return job
         return None
 
     def claim_like(self, db, first, field, worker_id, most):
@@ -115,17 +112,6 @@ class LeasedQueue:
 
     def _claimed(self, worker_id, t):
         return {"status": self.running, "leaseUntil": t + self.lease, "claimedBy": worker_id}
-
-    def _take(self, db, before, found_as, worker_id, t):
-        """Claim ``before`` if it is still as it was found (``found_as``, its attempts); the job
-        as claimed, or None when another worker was first."""
-        claimed = self._claimed(worker_id, t)
-        guard = {"_id": before["_id"], **found_as, "attempts": before.get("attempts")}
-        if not db[self.collection].update_one(guard, {"$set": claimed, "$inc": {"attempts": 1}}).matched_count:
-            return None
-        job = {**before, **claimed, "attempts": before.get("attempts", 0) + 1}
-        self._moved(db, [job], before["status"], self.running)
-        return job
 
     def _mine(self, job, worker_id):
         return {"_id": job["_id"], "status": self.running, "claimedBy": worker_id}
