@@ -3,11 +3,10 @@ import base64
 import json
 import random
 import time
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from pymongo import DESCENDING as DESC, MongoClient, monitoring
+from pymongo import DESCENDING as DESC
 
 from lms.certificates import records
 from lms.db import new_id
@@ -15,6 +14,7 @@ from lms.learning import enrollments, submissions
 from lms.pagination import COUNT_CAP, REACH, index_for, paginate, windowed_field
 from lms.reports import lists, payments, users
 from support import factories
+from support.database import watched
 
 START = datetime(2024, 3, 1, tzinfo=timezone.utc)
 
@@ -179,10 +179,9 @@ def test_a_whole_collection_far_past_the_cap_is_not_counted_each_page_reads_its_
     while paginate(db.enrollments, {}, sort, 1, 20, lambda d: d)["total"] != len(rows):
         assert time.monotonic() < deadline, "no estimate"
         time.sleep(0.05)
-    watched = Finds()
-    client = MongoClient(*db.client.address, tz_aware=True, directConnection=True, event_listeners=[watched])
+    client, watched_db, commands = watched(db)
     try:
-        enrollments = client[db.name].enrollments
+        enrollments = watched_db.enrollments
         first = paginate(enrollments, {}, sort, 3, 20, lambda d: d)
         after = paginate(enrollments, {}, sort, 1, 20, lambda d: d, cursor=first["nextCursor"])
     finally:
@@ -190,7 +189,8 @@ def test_a_whole_collection_far_past_the_cap_is_not_counted_each_page_reads_its_
     assert (first["total"], first["totalIsExact"], after["total"]) == (len(rows), False, len(rows))
     ordered = in_order(rows, "enrolledAt")
     assert [d["_id"] for d in first["items"] + after["items"]] == ordered[40:80]
-    assert watched.limits and max(watched.limits) <= 3 * 20 + 1, watched.limits  # no read of 1,001 rows
+    limits = [command["limit"] for name, command in commands.sent if name == "find" and "limit" in command]
+    assert limits and max(limits) <= 3 * 20 + 1, limits  # no read of 1,001 rows
 
 
 def test_one_person_s_rows_are_read_in_one_query_however_sparse_their_years(db):
@@ -198,34 +198,15 @@ def test_one_person_s_rows_are_read_in_one_query_however_sparse_their_years(db):
     years = [START - timedelta(days=400 * n) for n in range(3)]
     db.enrollments.insert_many([factories.enrollment(student["_id"], factories.create_course(db)["_id"], at=at)
                                 for at in years])
-    watched = Finds()
-    client = MongoClient(*db.client.address, tz_aware=True, directConnection=True, event_listeners=[watched])
+    client, watched_db, commands = watched(db)
     try:
-        page = enrollments.mine(client[db.name], student["_id"], 1, 20)
+        page = enrollments.mine(watched_db, student["_id"], 1, 20)
     finally:
         client.close()
     assert [e["enrolledAt"][:10] for e in page["items"]] == [at.date().isoformat() for at in years]
     assert page["total"] == 3
-    assert watched.finds["enrollments"] == 2  # the sorted keys, then the rows (windows: one find per window)
-
-
-class Finds(monitoring.CommandListener):
-    """The ``find`` commands a client sends: how many per collection, and their ``limit``s."""
-
-    def __init__(self):
-        self.limits, self.finds = [], Counter()
-
-    def started(self, event):
-        if event.command_name == "find":
-            self.finds[event.command["find"]] += 1
-            if "limit" in event.command:
-                self.limits.append(event.command["limit"])
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
+    finds = [command for name, command in commands.sent if name == "find" and command["find"] == "enrollments"]
+    assert len(finds) == 2  # the sorted keys, then the rows (windows: one find per window)
 
 
 # --- every sort has its index --------------------------------------------------------------

@@ -6,6 +6,7 @@ import time
 import pymongo
 
 from lms.db import EmbeddedServer
+from support.database import Commands
 from support.live import Service, alive
 from support.waits import wait_until
 
@@ -136,19 +137,8 @@ def test_writes_to_the_embedded_database_leave_no_retry_records(tmp_path):
     write scans (past 10,000, sorts) those records; with no failover to ride out, its URI says
     ``retryWrites=false``, so the driver sends no transaction number to record."""
     server = EmbeddedServer(tmp_path)
-    writes = []
-
-    class Writes(pymongo.monitoring.CommandListener):
-        def started(self, event):
-            if event.command_name in ("insert", "update", "findAndModify"):
-                writes.append(event.command)
-
-        def succeeded(self, event):
-            pass
-
-        def failed(self, event):
-            pass
-    client = pymongo.MongoClient(server.start(), event_listeners=[Writes()])
+    commands = Commands()
+    client = pymongo.MongoClient(server.start(), event_listeners=[commands])
     try:
         client.lms.probe.insert_one({"_id": 1, "n": 0})
         client.lms.probe.update_one({"_id": 1}, {"$inc": {"n": 1}})
@@ -156,4 +146,5 @@ def test_writes_to_the_embedded_database_leave_no_retry_records(tmp_path):
     finally:
         client.close()
         server.stop()
+    writes = [command for name, command in commands.sent if name in ("insert", "update", "findAndModify")]
     assert len(writes) == 3 and not [command for command in writes if "txnNumber" in command]
