@@ -74,9 +74,7 @@ def claim_together(db, worker_id, most=BATCH):
     """Claim a due certificate and up to ``most`` - 1 more of its course, to be rendered together
     (``issue_together``); [] if none is due."""
     first = claim(db, worker_id)
-    if first is None:
-        return []
-    return [first, *JOBS.claim_like(db, first, "courseId", worker_id, most - 1)] if most > 1 else [first]
+    return [first, *JOBS.claim_like(db, first, "courseId", worker_id, most - 1)] if first else []
 
 
 def start_due(db, worker, **tools):
@@ -153,8 +151,8 @@ def _issue(db, cert, worker_id, news, *, email, storage, renderer, urls, org_nam
     """``issue`` of ``cert`` for the student at ``email`` (None: the account is gone), whose files
     wait in the spool (``spooled``) or whose page is ``rendered`` already
     (``rendering.render_together``), its lease ``renewed`` with the others'; once it is active,
-    what is to be told of it goes on
-    ``news``: ``(the certificate as stored, email, whether it was a re-issue)``."""
+    what is to be told of it goes on ``news``: ``(the certificate as stored, email, whether it
+    was a re-issue)``."""
     if cert["attempts"] > JOBS.max_attempts and not spooled:
         # Claimed again after its worker died mid-render more often than it may be tried:
         # a certificate that kills its renderer must not do so for ever.

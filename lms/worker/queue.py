@@ -95,6 +95,8 @@ class LeasedQueue:
     def claim_like(self, db, first, field, worker_id, most):
         """Take up to ``most`` more due waiting jobs with ``first``'s value of ``field`` (a
         field that the queue's collection indexes together with ``status``); [] if none."""
+        if most < 1:
+            return []  # (a limit of 0 would read them all)
         t = now()
         found_as = {field: first[field], "status": self.waiting}
         due = [job["_id"] for job in db[self.collection].find(found_as, {"nextAttemptAt": 1}).limit(most * 2)
