@@ -9,7 +9,6 @@ purpose), so two clicks on one link use it once.
 import secrets
 from datetime import timedelta
 
-
 from ..db import find_one_and_update, new_id, now
 from .sessions import token_hash
 
